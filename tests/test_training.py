@@ -159,3 +159,28 @@ def test_save_load_errors(tmp_path):
 def test_seed_everything_type():
     with pytest.raises(TypeError, match="seed must be an int"):
         seed_everything("0")
+
+
+@pytest.mark.parametrize("wd", [0.0, 0.01])
+def test_adam_matches_torch_optim(wd):
+    from interpcourse.training import Adam
+    X, y = blobs(20)
+    seed_everything(0); a = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 2))
+    b = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 2)); b.load_state_dict(a.state_dict())
+    ours, ref = Adam(a.parameters(), lr=0.05, weight_decay=wd), torch.optim.Adam(b.parameters(), lr=0.05, weight_decay=wd)
+    for _ in range(25):
+        for m, opt in ((a, ours), (b, ref)):
+            opt.zero_grad(); nn.functional.cross_entropy(m(X), y).backward(); opt.step()
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
+
+
+def test_sgd_matches_torch_optim():
+    from interpcourse.training import SGD
+    X, y = blobs(20)
+    seed_everything(0); a = nn.Linear(2, 2); b = nn.Linear(2, 2); b.load_state_dict(a.state_dict())
+    ours, ref = SGD(a.parameters(), lr=0.1, weight_decay=0.01), torch.optim.SGD(b.parameters(), lr=0.1, weight_decay=0.01)
+    for _ in range(10):
+        for m, opt in ((a, ours), (b, ref)):
+            opt.zero_grad(); nn.functional.cross_entropy(m(X), y).backward(); opt.step()
+    torch.testing.assert_close(a.weight, b.weight)
