@@ -1,0 +1,141 @@
+"""Lesson 4 (interpcourse.heatmaps): kernel responses against a direct convolution, the max over kernels, the figures, bad input."""
+import re
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from interpcourse.heatmaps import kernel_responses, plot_kernel_heatmaps, plot_kernels, separating_positions  # noqa: E402
+from interpcourse.probe import ConvProbe  # noqa: E402
+from interpcourse.target import TargetMLP  # noqa: E402
+from interpcourse.training import seed_everything  # noqa: E402
+
+
+def probe(shape=(5, 5), **kw):
+    seed_everything(0)
+    return ConvProbe(shape, **kw).eval()
+
+
+def direct_responses(images, kernels):
+    "Valid cross-correlation by explicit loops over positions, independent of the probe's code."
+    n, H, W = images.shape
+    K, kh, kw = kernels.shape
+    out = torch.zeros(n, K, H - kh + 1, W - kw + 1)
+    for i in range(H - kh + 1):
+        for j in range(W - kw + 1):
+            window = images[:, i:i + kh, j:j + kw]
+            out[:, :, i, j] = torch.einsum("nhw,khw->nk", window, kernels)
+    return out
+
+
+@pytest.mark.parametrize("shape, kw", [((5, 5), dict()), ((5, 8), dict(n_kernels=4, kernel_size=3)), ((3, 7), dict(kernel_size=(1, 4)))])
+def test_kernel_responses_equal_direct_convolution(shape, kw):
+    p = probe(shape, **kw)
+    images = torch.randn(6, *shape, generator=torch.Generator().manual_seed(1))
+    r = kernel_responses(p, images)
+    assert not r.requires_grad
+    torch.testing.assert_close(r, direct_responses(images, p.kernels), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(r, F.conv2d(images[:, None], p.conv.weight.detach()))
+
+
+def test_max_over_kernels_matches_the_probe():
+    p = probe(n_kernels=3)
+    images = torch.randn(9, 5, 5, generator=torch.Generator().manual_seed(2))
+    r = kernel_responses(p, images)
+    seen = {}
+    handle = p.body[0].register_forward_pre_hook(lambda m, inp: seen.setdefault("x", inp[0].detach()))
+    try:
+        p(images)
+    finally:
+        handle.remove()
+    torch.testing.assert_close(seen["x"].view(9, 4, 4), torch.tanh(r.max(1).values))
+    w = p.winners(images)
+    assert torch.equal(w, r.argmax(1))
+    torch.testing.assert_close(r.gather(1, w[:, None])[:, 0], r.max(1).values)
+
+
+def test_kernel_responses_bad_input():
+    with pytest.raises(TypeError, match="probe must be a ConvProbe"):
+        kernel_responses(TargetMLP(), torch.zeros(2, 5, 5))
+    with pytest.raises(ValueError, match=re.escape("images must have shape (n, 5, 5)")):
+        kernel_responses(probe(), torch.zeros(2, 5, 6))
+    with pytest.raises(ValueError, match="images must have 3 dimensions"):
+        kernel_responses(probe(), torch.zeros(5, 5))
+    with pytest.raises(ValueError, match="images contains NaN"):
+        kernel_responses(probe(), torch.full((1, 5, 5), float("nan")))
+
+
+def test_plot_kernels():
+    p = probe(n_kernels=4)
+    fig = plot_kernels(p)
+    assert isinstance(fig, plt.Figure)
+    panels = [ax for ax in fig.axes if ax.images]
+    assert len(panels) == 4
+    lim = p.kernels.abs().max().item()
+    assert all(np.allclose(ax.images[0].get_clim(), (-lim, lim)) for ax in panels)  # one shared, zero-centred scale
+    assert [ax.get_title() for ax in panels] == [f"kernel {k}" for k in range(1, 5)]
+    plt.close(fig)
+    with pytest.raises(TypeError, match="probe must be a ConvProbe"):
+        plot_kernels("probe")
+
+
+def test_plot_kernel_heatmaps_scales_and_labels():
+    p = probe(n_kernels=3)
+    images = torch.randn(4, 5, 5, generator=torch.Generator().manual_seed(3))
+    T = torch.tensor([[0, 0, 0], [0, 1, 1], [1, 0, 1], [1, 1, 0]])
+    fig = plot_kernel_heatmaps(p, images, T)
+    assert isinstance(fig, plt.Figure)
+    panels = [ax for ax in fig.axes if ax.images]
+    assert len(panels) == 4 * (2 * 3 + 1)
+    assert [ax.get_ylabel() for ax in panels if ax.get_ylabel()] == ["0 + 0 = 0", "0 + 1 = 1", "1 + 0 = 1", "1 + 1 = 0"]
+    r = kernel_responses(p, images)
+    d = r - r.mean(0, keepdim=True)
+    for k in range(3):
+        col = [ax for ax in panels if ax.get_title() == f"kernel {k + 1}"]
+        assert len(col) == 1  # the title sits on the top row only
+        resp_clims = {ax.images[0].get_clim() for ax in panels if np.allclose(ax.images[0].get_array(), r[0, k].numpy())}
+        lim = r[:, k].abs().max().item()
+        assert all(np.allclose(c, (-lim, lim)) for c in resp_clims) and resp_clims
+        diff_lim = d[:, k].abs().max().item()
+        diff_panels = [ax for ax in panels if ax.images[0].get_array().shape == (4, 4) and np.allclose(ax.images[0].get_array(), d[1, k].numpy())]
+        assert diff_panels and all(np.allclose(ax.images[0].get_clim(), (-diff_lim, diff_lim)) for ax in diff_panels)
+    win_panels = [ax for ax in panels if ax.images[0].get_array().dtype.kind == "i"]
+    assert len(win_panels) == 4
+    assert all(np.array_equal(ax.images[0].get_array(), w.numpy()) for ax, w in zip(win_panels, p.winners(images)))
+    plt.close(fig)
+    fig = plot_kernel_heatmaps(p, images, ["w", "x", "y", "z"], title="t")
+    assert fig._suptitle.get_text() == "t"
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("labels, err, match", [
+    (["a", "b"], ValueError, re.escape("labels must have one entry per image (4)")),
+    (5, TypeError, "labels must be a sequence of strings"),
+    (torch.zeros(4, 2, dtype=torch.long), ValueError, re.escape("targets must have shape (n, 3)")),
+])
+def test_plot_kernel_heatmaps_bad_labels(labels, err, match):
+    with pytest.raises(err, match=match):
+        plot_kernel_heatmaps(probe(), torch.zeros(4, 5, 5), labels)
+
+
+def test_separating_positions():
+    r = torch.tensor([0.0, 1.0, 2.0, 3.0]).view(4, 1, 1, 1).repeat(1, 2, 1, 3)
+    r[:, 1, 0, 1] = torch.tensor([0.0, 2.0, 1.0, 3.0])      # overlapping ranges
+    r[:, 1, 0, 2] = torch.tensor([3.0, 2.0, 1.0, 0.0])      # separates, in reverse order
+    s = separating_positions(r, [0, 0, 1, 1])
+    assert s.shape == (2, 1, 3) and s.dtype == torch.bool
+    assert s.tolist() == [[[True, True, True]], [[True, False, True]]]
+    three = torch.tensor([5.0, 0.0, 9.0, 5.5]).view(4, 1, 1, 1)
+    assert separating_positions(three, [1, 0, 2, 1]).item()
+    assert not separating_positions(three, [1, 0, 1, 2]).item()  # class 1 spans 5..9, class 2 (5.5) inside it
+    with pytest.raises(ValueError, match="labels must contain at least two different values"):
+        separating_positions(r, [1, 1, 1, 1])
+    with pytest.raises(ValueError, match="labels must have 4 rows"):
+        separating_positions(r, [0, 1])
+    with pytest.raises(ValueError, match="responses must have 4 dimensions"):
+        separating_positions(r[0], [0, 1])
