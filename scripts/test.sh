@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
+bash scripts/ensure_chromium.sh
 export IN_TEST=1
 snap() { find "$1" -type f \( -name '*.ipynb' -o -name '*.py' \) -not -path '*/.ipynb_checkpoints/*' -print0 | sort -z | xargs -0 sha256sum; }
 echo "== notebooks clean (nbdev-clean leaves no diff)"

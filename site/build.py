@@ -199,13 +199,16 @@ def to_myst(nb, page: str, labels: set[str]) -> dict:
         language_info=dict(name="python", pygments_lexer="ipython3")))
 
 
+_re_nblink = re.compile(r"\]\((?![a-z]+:)(?:\./)?([\w.-]+)\.ipynb(#[^)\s]*)?\)")
+
+
 class LinkMap:
     "nbdev doc links (`https://host/baseurl/page.html#anchor`) -> MyST links to the API labels of the local pages."
-    def __init__(self, pages: set[str], labels: set[str]):
+    def __init__(self, nb_pages: dict[str, str], labels: set[str]):
         from nbdev.config import get_config
         cfg = get_config(ROOT)
         base = (str(cfg.get("doc_host", "")) + str(cfg.get("doc_baseurl", ""))).rstrip("/")
-        self.pages, self.labels = pages, labels
+        self.nb_pages, self.pages, self.labels = nb_pages, set(nb_pages.values()), labels
         self.re = re.compile(r"\]\(" + re.escape(base) + r"/([\w.-]+)\.html(?:#([^)\s]*))?\)") if base else None
 
     def _sub(self, m):
@@ -216,7 +219,14 @@ class LinkMap:
             anchor = anchor.rpartition(".")[0]
         return f"]({page}.ipynb)"
 
-    def __call__(self, md: str) -> str: return self.re.sub(self._sub, md) if self.re else md
+    def _nb_sub(self, m):
+        "`[text](01_target.ipynb#x)` -> `[text](target.ipynb#x)`: lessons link to each other by notebook file name."
+        page = self.nb_pages.get(m.group(1))
+        return f"]({page}.ipynb{m.group(2) or ''})" if page else m.group(0)
+
+    def __call__(self, md: str) -> str:
+        md = _re_nblink.sub(self._nb_sub, md)
+        return self.re.sub(self._sub, md) if self.re else md
 
     def apply(self, nb: dict) -> dict:
         for c in nb["cells"]:
@@ -307,7 +317,7 @@ def main(argv=None) -> int:
     # 2 + 3. nbdev's processors, then myst-nb sources in _build/src (cheap: done every time, from the cache)
     t1, labels, docs = time.time(), set(), {}
     for nb in nbs: docs[pages[nb]] = to_myst(nbdev_process(CACHE/f"{pages[nb]}.ipynb", nb), pages[nb], labels)
-    links = LinkMap(set(pages.values()), labels)
+    links = LinkMap({nb.stem: pages[nb] for nb in nbs}, labels)
     keep = copy_assets()
     lessons = [p for p in docs if p != "index"]
     for page in lessons:

@@ -31,6 +31,5 @@ html_css_files = ["course.css"]
 html_copy_source = False
 html_show_sourcelink = False
 html_last_updated_fmt = None
-pygments_style = "sphinx"
 html_theme_options = {"navigation_with_keys": True, "top_of_page_buttons": []}
 html_favicon = str(Path(__file__).resolve().parent/"_static"/"favicon.svg")   # else browsers ask for /favicon.ico

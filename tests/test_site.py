@@ -89,6 +89,20 @@ class PageWatch:
                 if urlsplit(u).scheme not in ("data", "blob", "about") and urlsplit(u).hostname != "127.0.0.1"]
 
 
+@functools.cache
+def _ids(rel: str) -> set[str]:
+    return set(re.findall(r'\bid="([^"]+)"', (SITE_DIR/rel).read_text(encoding="utf-8")))
+
+
+def _link_ok(rel: str, href: str) -> bool:
+    "A link inside the site points at a file that exists and, with `#anchor`, at an element with that id."
+    if re.match(r"^[a-z][a-z0-9+.-]*:", href): return True          # http:, mailto: ... links are not requests
+    path, _, anchor = href.partition("#")
+    target = (Path(rel).parent/path.split("?")[0]).as_posix() if path else rel
+    if not (SITE_DIR/target).is_file(): return False
+    return not anchor or not target.endswith(".html") or anchor in _ids(target)
+
+
 def _open(ctx, url):
     page = ctx.new_page()
     watch = PageWatch(page)
@@ -122,6 +136,8 @@ def test_every_page(site, browser_context):
             # furo links the current page as "#"
             linked = {re.sub(r"[#?].*$", "", h).split("/")[-1] or rel.split("/")[-1] for h in side}
             problems += [f"{rel}: sidebar does not link lesson {l}" for l in lessons if f"{l}.html" not in linked]
+            hrefs = page.evaluate("[...document.querySelectorAll('article a[href]')].map(a => a.getAttribute('href'))")
+            problems += [f"{rel}: broken link {h}" for h in hrefs if not _link_ok(rel, h)]
             if page.locator(".math").count():
                 page.wait_for_function("document.querySelectorAll('mjx-container').length > 0", timeout=10_000)
             text = page.locator("article").inner_text() if page.locator("article").count() else ""
