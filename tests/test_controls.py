@@ -1,0 +1,246 @@
+"Lesson 7 (interpcourse.controls): bad input, control labels, held-out pairs, selectivity, the summary table, determinism."
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from interpcourse.controls import (LinearProbe, unseen_pair_split, control_targets, selectivity, ControlConfig, target_networks,
+                                   run_controls, summarise_controls, format_summary, layer_features, layer_probes, HEADS)
+from interpcourse.target import all_pairs, inputs_of, TargetMLP
+from interpcourse.training import fit, accuracy, predict, save_model, load_model, seed_everything
+
+torch.set_num_threads(1)
+
+
+def truth(p=7, op="add", reps=1):
+    X, y = all_pairs(p, op)
+    T = torch.stack([*inputs_of(X), y], 1)
+    return torch.cat([T] * reps)
+
+
+def pair_ids(T, p):
+    return (T[:, 0] * p + T[:, 1]).tolist()
+
+
+# ---------------------------------------------------------------- LinearProbe
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(in_shape=0), "in_shape must be a positive int"),
+    (dict(in_shape=(3, -1)), "in_shape must be a positive int"),
+    (dict(in_shape="16"), "in_shape must be a positive int"),
+    (dict(in_shape=16, heads=()), "heads must be a positive int"),
+    (dict(in_shape=16, heads=(7, 1)), "heads must give at least 2 classes"),
+    (dict(in_shape=16, heads=(7, True)), "heads must be a positive int"),
+])
+def test_linear_probe_bad_arguments(kwargs, msg):
+    with pytest.raises(ValueError, match=msg.replace("(", r"\(")):
+        LinearProbe(**kwargs)
+
+
+def test_linear_probe_shapes_and_bad_input():
+    probe = LinearProbe((3, 16), heads=(7, 5, 2))
+    out = probe(torch.zeros(4, 3, 16))
+    assert isinstance(out, tuple) and [o.shape for o in out] == [(4, 7), (4, 5), (4, 2)]
+    with pytest.raises(ValueError, match=r"X must have shape \(n, 3, 16\)"):
+        probe(torch.zeros(4, 48))
+    with pytest.raises(ValueError, match="X contains NaN"):
+        probe(torch.full((1, 3, 16), float("nan")))
+    with pytest.raises(TypeError, match="X must be"):
+        probe("images")
+
+
+def test_linear_probe_learns_a_linear_rule_and_round_trips(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(200, 2, 3, generator=g)
+    y = torch.stack([(X[:, 0, 0] > 0).long(), (X[:, 1, 2] - X[:, 0, 1] > 0).long()], 1)
+    probe = LinearProbe((2, 3), heads=(2, 2))
+    fit(probe, X, y, epochs=200, lr=0.1, seed=0)
+    assert accuracy(probe, X, y) > 0.97
+    again = load_model(save_model(probe, tmp_path / "p.safetensors"))
+    assert isinstance(again, LinearProbe) and again.in_shape == (2, 3) and again.heads == (2, 2)
+    assert torch.equal(predict(again, X), predict(probe, X))
+
+
+# ---------------------------------------------------------------- control task
+@pytest.mark.parametrize("p, op", [(2, "add"), (5, "mul"), (7, "add")])
+def test_control_labels_consistent_per_pair_with_same_label_sets(p, op):
+    T = truth(p, op, reps=3)[torch.randperm(3 * p * p, generator=torch.Generator().manual_seed(1))]
+    C = control_targets(T, seed=3)
+    assert C.shape == T.shape and C.dtype == torch.int64
+    ids = pair_ids(T, p)
+    for pid in set(ids):                             # one label per pair and column
+        rows = [i for i, q in enumerate(ids) if q == pid]
+        assert (C[rows] == C[rows[0]]).all()
+    first = {pid: i for i, pid in reversed(list(enumerate(ids)))}
+    per_pair_true, per_pair_ctl = T[list(first.values())], C[list(first.values())]
+    for j in range(3):                               # same label set, same counts over the distinct pairs
+        assert torch.equal(torch.bincount(per_pair_ctl[:, j], minlength=p), torch.bincount(per_pair_true[:, j], minlength=p))
+
+
+def test_control_labels_are_random_and_deterministic():
+    T = truth(7)
+    C0, C0b, C1 = control_targets(T, 0), control_targets(T, 0), control_targets(T, 1)
+    assert torch.equal(C0, C0b) and not torch.equal(C0, C1)
+    for j in range(3):                               # unrelated to the real labels: about 1/7 agreement
+        assert (C0[:, j] == T[:, j]).float().mean() < 0.5
+
+
+def test_control_labels_bad_input():
+    T = truth(3)
+    with pytest.raises(ValueError, match=r"targets must have shape \(n, k\)"):
+        control_targets(T[:, 0])
+    bad = torch.cat([T, T[:1]]); bad[-1, 2] = (bad[0, 2] + 1) % 3
+    with pytest.raises(ValueError, match=r"targets column\(s\) \[2\] must be a function of the input pair"):
+        control_targets(bad)
+    with pytest.raises(ValueError, match="targets labels must be >= 0"):
+        control_targets(T - 1)
+    with pytest.raises(TypeError, match="targets must be"):
+        control_targets("labels")
+
+
+# ---------------------------------------------------------------- held-out pairs
+@pytest.mark.parametrize("p, op, frac", [(7, "add", 0.25), (7, "mul", 0.4), (5, "sub", 0.2), (2, "add", 0.25)])
+def test_unseen_pairs_are_unseen_and_labels_covered(p, op, frac):
+    T = truth(p, op, reps=2)
+    train, test = unseen_pair_split(T, frac, seed=2)
+    assert len(train) + len(test) == len(T) and len(set(train.tolist()) | set(test.tolist())) == len(T)
+    assert not set(pair_ids(T[train], p)) & set(pair_ids(T[test], p))
+    assert len(set(pair_ids(T[test], p))) == max(1, round(frac * p * p))
+    for j in range(3):
+        assert set(T[test, j].tolist()) <= set(T[train, j].tolist())
+    again = unseen_pair_split(T, frac, seed=2)
+    assert torch.equal(again[0], train) and torch.equal(again[1], test)
+
+
+def test_unseen_pairs_bad_input():
+    T = truth(7)
+    for frac in (0, 1, 1.5, -0.1, "0.2"):
+        with pytest.raises(ValueError, match="test_frac must lie strictly between 0 and 1"):
+            unseen_pair_split(T, frac)
+    with pytest.raises(ValueError, match="more distinct input pairs"):
+        unseen_pair_split(T[:1])
+    with pytest.raises(ValueError, match="only among held-out pairs"):
+        unseen_pair_split(torch.tensor([[0, 0, 0], [0, 1, 1], [1, 0, 1], [1, 1, 2]]), 0.5)
+
+
+# ---------------------------------------------------------------- selectivity and the table
+def test_selectivity_arithmetic_and_bad_input():
+    assert selectivity(0.9, 0.4) == pytest.approx(0.5)
+    np.testing.assert_allclose(selectivity([1.0, 0.5, 0.2], np.array([1.0, 0.75, 0.0])), [0.0, -0.25, 0.2])
+    with pytest.raises(ValueError, match=r"task accuracies must lie in \[0, 1\]"):
+        selectivity(1.2, 0.5)
+    with pytest.raises(ValueError, match=r"control accuracies must lie in \[0, 1\]"):
+        selectivity(0.5, [0.2, np.nan])
+
+
+def fake_results(rng):
+    rows = []
+    for seed in range(5):
+        for network in ("trained", "untrained"):
+            for probe in ("conv", "linear"):
+                for split, targets in (("seen", ("model answer", "true answer", "control")), ("unseen", ("model answer",))):
+                    for target in targets:
+                        acc = rng.uniform(0, 1, 4)
+                        rows.append(dict(seed=seed, split=split, network=network, target=target, probe=probe,
+                                         a=acc[0], b=acc[1], output=acc[2], all=acc[3], network_accuracy=rng.uniform()))
+    return pd.DataFrame(rows)
+
+
+def test_summary_selectivity_is_task_minus_control_per_seed():
+    res = fake_results(np.random.default_rng(0))
+    s = summarise_controls(res)
+    assert list(s.index.names) == ["split", "network", "target", "probe"]
+    assert len(s) == 2 * 2 * 3 + 2 * 2 * 1
+    assert list(s.columns.get_level_values(0).unique()) == [*HEADS, "selectivity", "network_accuracy"]
+    for network in ("trained", "untrained"):
+        for probe in ("conv", "linear"):
+            sub = res[(res.split == "seen") & (res.network == network) & (res.probe == probe)]
+            ctl = sub[sub.target == "control"].set_index("seed")["all"]
+            for target in ("model answer", "true answer"):
+                task = sub[sub.target == target].set_index("seed")["all"]
+                diff = (task - ctl).to_numpy()
+                row = s.loc[("seen", network, target, probe)]
+                assert row[("selectivity", "mean")] == pytest.approx(diff.mean())
+                assert row[("selectivity", "std")] == pytest.approx(diff.std(ddof=1))
+                assert row[("all", "mean")] == pytest.approx(task.mean())
+            assert np.isnan(s.loc[("seen", network, "control", probe), ("selectivity", "mean")])
+            assert np.isnan(s.loc[("unseen", network, "model answer", probe), ("selectivity", "mean")])
+    f = format_summary(s, digits=3)
+    assert f.shape == (len(s), 6) and all(" ± " in v for v in f["all"])
+    assert (f.loc[("seen", slice(None), "control", slice(None)), "selectivity"] == "").all()
+
+
+def test_summary_bad_input():
+    with pytest.raises(TypeError, match="results must be a pandas DataFrame"):
+        summarise_controls({"a": 1})
+    with pytest.raises(ValueError, match=r"missing \['seed'\]"):
+        summarise_controls(fake_results(np.random.default_rng(0)).drop(columns="seed"))
+    with pytest.raises(TypeError, match="summary must be the DataFrame returned by summarise_controls"):
+        format_summary(pd.DataFrame({"a": [1.0]}))
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(p=1), "p must be at least 2"), (dict(op="pow"), "op must be one of"), (dict(width=0), "width must be a positive int"),
+    (dict(seeds=[]), "seeds must be a non-empty sequence of ints"), (dict(seeds=[0.5]), "seeds must be a non-empty sequence of ints"),
+    (dict(splits=("train",)), "splits must be a non-empty selection"), (dict(probes=()), "probes must be a non-empty selection"),
+    (dict(networks=("random",)), "networks must be a non-empty selection"), (dict(targets=("sum",)), "targets must be a non-empty selection"),
+    (dict(test_frac=1.0), "test_frac must lie strictly between 0 and 1"), (dict(partial_accuracy=0), "partial_accuracy must lie strictly"),
+    (dict(probe_epochs=0), "probe_epochs must be a positive int"), (dict(init="xavier"), "init must be"),
+])
+def test_config_bad_values_name_the_field(kwargs, msg):
+    with pytest.raises((ValueError, TypeError), match=msg):
+        ControlConfig(**kwargs)
+
+
+def test_config_orders_and_normalises_selections():
+    c = ControlConfig(probes="linear", networks=("partial", "trained"), seeds=[3, 1])
+    assert c.probes == ("linear",) and c.networks == ("trained", "partial") and c.seeds == (3, 1)
+
+
+TINY = dict(p=3, n_layers=4, width=8, seeds=(0, 1), probe_epochs=40, target_epochs=200, test_frac=0.3)
+
+
+def test_target_networks_are_one_run_at_three_moments():
+    c = ControlConfig(**TINY)
+    nets = target_networks(c, seed=1)
+    assert list(nets) == ["trained", "untrained", "partial"]
+    X, y = all_pairs(3)
+    assert accuracy(nets["trained"], X, y) == 1.0
+    assert c.partial_accuracy <= accuracy(nets["partial"], X, y) < 1.0
+    seed_everything(1); init = TargetMLP(3, 4, 8)           # the untrained network is the run's starting point
+    for name in ("untrained", "partial", "trained"):
+        same = all(torch.equal(u, v) for u, v in zip(nets[name].state_dict().values(), init.state_dict().values()))
+        assert same == (name == "untrained"), name
+    again = target_networks(c, seed=1)
+    assert all(torch.equal(u, v) for n in nets for u, v in zip(nets[n].state_dict().values(), again[n].state_dict().values()))
+
+
+def test_run_controls_table_shape_columns_and_determinism():
+    c = ControlConfig(**TINY, probes=("linear",))
+    r1, r2 = run_controls(c), run_controls(c)
+    pd.testing.assert_frame_equal(r1, r2)
+    assert {"seed", "split", "network", "target", "probe", *HEADS, "network_accuracy", "epochs"} <= set(r1.columns)
+    assert len(r1) == 2 * (3 * 3 + 3 * 2)                     # seeds × (seen: nets × targets + unseen: nets × 2)
+    assert not ((r1.split == "unseen") & (r1.target == "control")).any()
+    assert r1[list(HEADS)].stack().between(0, 1).all()
+    assert (r1["all"] <= r1[["a", "b", "output"]].min(axis=1) + 1e-9).all()
+    tr = r1[r1.network == "trained"].set_index(["seed", "split", "probe", "target"])[list(HEADS)]
+    pd.testing.assert_frame_equal(tr.xs("model answer", level="target"), tr.xs("true answer", level="target"))  # trained: same labels
+    s = summarise_controls(r1)
+    assert len(s) == 3 * 3 + 3 * 2 and s.attrs["n_seeds"] == 2 and s.attrs["config"]["p"] == 3
+    with pytest.raises(TypeError, match="config must be a ControlConfig"):
+        run_controls({"p": 3})
+
+
+def test_layer_features_and_layer_probes():
+    c = ControlConfig(**TINY)
+    net = target_networks(c, 0)["trained"]
+    X, _ = all_pairs(3)
+    f = layer_features(net, X)
+    assert list(f) == ["input", *net.hidden_names] and torch.equal(f["input"], X)
+    with pytest.raises(TypeError, match="model must be a TargetMLP"):
+        layer_features(torch.nn.Linear(6, 3), X)
+    r = layer_probes(c)
+    assert len(r) == 2 * 2 * 3 and set(r.network) == {"trained", "untrained"}
+    assert r.groupby(["seed", "network"]).depth.apply(list).map(lambda d: d == [0, 1, 2]).all()
+    assert r[list(HEADS)].stack().between(0, 1).all()
+    pd.testing.assert_frame_equal(r, layer_probes(c))
