@@ -24,12 +24,12 @@ def pair_ids(T, p):
 
 # ---------------------------------------------------------------- LinearProbe
 @pytest.mark.parametrize("kwargs, msg", [
-    (dict(in_shape=0), "in_shape must be a positive int"),
-    (dict(in_shape=(3, -1)), "in_shape must be a positive int"),
-    (dict(in_shape="16"), "in_shape must be a positive int"),
-    (dict(in_shape=16, heads=()), "heads must be a positive int"),
-    (dict(in_shape=16, heads=(7, 1)), "heads must give at least 2 classes"),
-    (dict(in_shape=16, heads=(7, True)), "heads must be a positive int"),
+    (dict(in_shape=0), "in_shape must be a sequence of positive ints"),
+    (dict(in_shape=(3, -1)), "in_shape must be a sequence of positive ints"),
+    (dict(in_shape="16"), "in_shape must be a sequence of positive ints"),
+    (dict(in_shape=16, heads=()), "heads must not be empty"),
+    (dict(in_shape=16, heads=(7, 1)), "heads must give each head at least 2 classes"),
+    (dict(in_shape=16, heads=(7, True)), "heads must be a sequence of positive ints"),
 ])
 def test_linear_probe_bad_arguments(kwargs, msg):
     with pytest.raises(ValueError, match=msg.replace("(", r"\(")):
