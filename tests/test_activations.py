@@ -257,10 +257,14 @@ def test_plot_activation_images_shared_scale():
     images = torch.linspace(-0.5, 0.9, 6 * 3 * 4).view(6, 3, 4)
     fig = plot_activation_images(images, [f"case {i}" for i in range(6)], ncols=4)
     assert isinstance(fig, plt.Figure)
-    panels = [ax for ax in fig.axes if ax.images]
-    assert len(panels) == 6
-    assert all(np.allclose(ax.images[0].get_clim(), (-0.9, 0.9)) for ax in panels)  # one symmetric scale for all
-    assert panels[0].get_ylabel() == "hidden layer"
+    (ax,) = [ax for ax in fig.axes if ax.images]           # every panel in one mosaic image: one colour scale
+    assert np.allclose(ax.images[0].get_clim(), (-0.9, 0.9))  # symmetric around zero
+    mosaic = np.ma.filled(ax.images[0].get_array(), np.nan)
+    found = [any(np.array_equal(mosaic[r:r + 3, c:c + 4], img.numpy()) for r in range(mosaic.shape[0] - 2)
+                 for c in range(mosaic.shape[1] - 3)) for img in images]
+    assert all(found)
+    assert ax.get_ylabel() == "hidden layer" and ax.get_xlabel() == "unit"
+    assert [t.get_text() for t in ax.texts] == [f"case {i}" for i in range(6)]
     plt.close(fig)
     with pytest.raises(ValueError, match=re.escape("titles must have one entry per image (6)")):
         plot_activation_images(images, ["x"])

@@ -90,23 +90,28 @@ def test_plot_kernel_heatmaps_scales_and_labels():
     T = torch.tensor([[0, 0, 0], [0, 1, 1], [1, 0, 1], [1, 1, 0]])
     fig = plot_kernel_heatmaps(p, images, T)
     assert isinstance(fig, plt.Figure)
-    panels = [ax for ax in fig.axes if ax.images]
-    assert len(panels) == 4 * (2 * 3 + 1)
-    assert [ax.get_ylabel() for ax in panels if ax.get_ylabel()] == ["0 + 0 = 0", "0 + 1 = 1", "1 + 0 = 1", "1 + 1 = 0"]
-    r = kernel_responses(p, images)
-    d = r - r.mean(0, keepdim=True)
+    columns = [ax for ax in fig.axes if ax.images]                  # one image per column: the 4 cases stacked
+    assert [ax.get_title() for ax in columns] == ["kernel 1", "kernel 2", "kernel 3", "kernel 1 − mean", "kernel 2 − mean",
+                                                  "kernel 3 − mean", "winning kernel"]
+    assert [t.get_text() for t in columns[0].get_yticklabels()] == ["0 + 0 = 0", "0 + 1 = 1", "1 + 0 = 1", "1 + 1 = 0"]
+    r = kernel_responses(p, images).numpy()
+    d = r - r.mean(0, keepdims=True)
+
+    def cases_of(ax):
+        "The 4 stacked 4x4 maps of a column (rows of NaN between them)."
+        a = np.ma.filled(ax.images[0].get_array().astype(float), np.nan)
+        assert a.shape == (4 * 5 - 1, 4) and np.isnan(a[4::5]).all()
+        return np.stack([a[i * 5:i * 5 + 4] for i in range(4)])
+
     for k in range(3):
-        col = [ax for ax in panels if ax.get_title() == f"kernel {k + 1}"]
-        assert len(col) == 1  # the title sits on the top row only
-        resp_clims = {ax.images[0].get_clim() for ax in panels if np.allclose(ax.images[0].get_array(), r[0, k].numpy())}
-        lim = r[:, k].abs().max().item()
-        assert all(np.allclose(c, (-lim, lim)) for c in resp_clims) and resp_clims
-        diff_lim = d[:, k].abs().max().item()
-        diff_panels = [ax for ax in panels if ax.images[0].get_array().shape == (4, 4) and np.allclose(ax.images[0].get_array(), d[1, k].numpy())]
-        assert diff_panels and all(np.allclose(ax.images[0].get_clim(), (-diff_lim, diff_lim)) for ax in diff_panels)
-    win_panels = [ax for ax in panels if ax.images[0].get_array().dtype.kind == "i"]
-    assert len(win_panels) == 4
-    assert all(np.array_equal(ax.images[0].get_array(), w.numpy()) for ax, w in zip(win_panels, p.winners(images)))
+        np.testing.assert_allclose(cases_of(columns[k]), r[:, k], rtol=1e-6)
+        np.testing.assert_allclose(cases_of(columns[3 + k]), d[:, k], rtol=1e-5, atol=1e-6)
+        lim, dlim = np.abs(r[:, k]).max(), np.abs(d[:, k]).max()
+        np.testing.assert_allclose(columns[k].images[0].get_clim(), (-lim, lim), rtol=1e-6)      # one scale per kernel column
+        np.testing.assert_allclose(columns[3 + k].images[0].get_clim(), (-dlim, dlim), rtol=1e-6)
+    np.testing.assert_array_equal(cases_of(columns[6]), p.winners(images).numpy())
+    colorbars = [ax for ax in fig.axes if not ax.images]
+    assert len(colorbars) == 7                                      # a colour bar under every column
     plt.close(fig)
     fig = plot_kernel_heatmaps(p, images, ["w", "x", "y", "z"], title="t")
     assert fig._suptitle.get_text() == "t"
