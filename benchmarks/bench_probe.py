@@ -5,8 +5,8 @@ The setup (as in the post and Lesson 3): the mod-2 target network (7 layers, 5 h
 first 9,000 images train the probe, the last 1,000 test it. Probe: 3 kernels of 2x2, max over kernels, tanh, hidden
 layers (30, 30), dropout 0.5, three 2-class heads.
 
-1. the course: `ConvProbe` trained by `fit` (Adam, mini-batches of 256, batched torch), until it decodes every training
-   image; then checked on the 1,000 test images;
+1. the course: `ConvProbe` trained by `fit_probe` (the course's `fit`: Adam, mini-batches of 256, batched torch) until it
+   decodes every training image; then checked on the 1,000 test images;
 2. a per-sample NumPy loop like the post's: for every image, its 2x2 frames are cut out one position at a time, each
    kernel is applied with its own matmul, the max and the winning kernel are taken, the fully connected layers run on a
    single row, derivatives are formed as np.diag matrices and the weights are updated by outer products, and each
@@ -27,10 +27,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 import torch
 torch.set_num_threads(1)
-from interpcourse.activations import activation_images, probe_targets
-from interpcourse.probe import ConvProbe, decode_accuracy
-from interpcourse.target import TargetMLP, modular_data
-from interpcourse.training import accuracy, fit, seed_everything
+from interpcourse.activations import activation_images, probe_targets, trained_target
+from interpcourse.probe import ConvProbe, decode_accuracy, fit_probe
+from interpcourse.target import modular_data
+from interpcourse.training import accuracy, seed_everything
 
 POST_EPOCHS = 14        # the post printed 'converged at iteration 13' after 14 passes
 POST_SECONDS = 21.0     # the post's own probe loop, 14 epochs, measured on these machines (COURSE_DESIGN.md)
@@ -43,8 +43,7 @@ def timed(f):
 def post_setup(seed=0):
     "The post's data: activation images (10,000, 5, 5) and labels (10,000, 3) of a trained mod-2 target network."
     X, y = modular_data(2, 10_000, seed=0)
-    seed_everything(seed); target = TargetMLP(2, n_layers=7)
-    fit(target, X, y, epochs=300, lr=0.01, seed=seed, until=lambda m: accuracy(m, X, y) == 1.0)
+    target = trained_target(2, seed=seed)
     assert accuracy(target, X, y) == 1.0
     return activation_images(target, X, decimals=2), probe_targets(target, X)
 
@@ -162,15 +161,14 @@ def main(numpy_epochs=POST_EPOCHS, seed=0, batch_size=256, lr=0.01):
     # 1. the course's probe
     def course():
         seed_everything(seed); probe = ConvProbe((5, 5), heads=(2, 2, 2))
-        curve = fit(probe, images[train], T[train], epochs=100, lr=lr, batch_size=batch_size, seed=seed,
-                    until=lambda m: accuracy(m, images[train], T[train]) == 1.0)
+        curve = fit_probe(probe, images[train], T[train], max_epochs=100, lr=lr, batch_size=batch_size, seed=seed)
         return probe, curve
     course()                                           # warm-up: first calls of torch kernels
     runs = [timed(course) for _ in range(5)]
     (probe, curve), _ = runs[0]
     t_course = float(np.median([t for _, t in runs]))
     acc = decode_accuracy(probe, images[test], T[test])
-    print(f"course ConvProbe + fit (batched torch, batch {batch_size}, Adam lr {lr}): {t_course:6.3f} s (median of 5), "
+    print(f"course ConvProbe + fit_probe (batched torch, batch {batch_size}, Adam lr {lr}): {t_course:6.3f} s (median of 5), "
           f"{len(curve)} epoch(s); test decoding a {acc['a'].item():.3f}, b {acc['b'].item():.3f}, "
           f"output {acc['output'].item():.3f}, all {acc['all'].item():.3f}")
     assert acc["all"].item() == 1.0, "the course probe should decode the test split perfectly"

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from interpcourse.activations import record_activations  # noqa: E402
 from interpcourse.heatmaps import kernel_responses, plot_kernel_heatmaps, plot_kernels, separating_positions  # noqa: E402
 from interpcourse.probe import ConvProbe  # noqa: E402
 from interpcourse.target import TargetMLP  # noqa: E402
@@ -47,13 +48,10 @@ def test_max_over_kernels_matches_the_probe():
     p = probe(n_kernels=3)
     images = torch.randn(9, 5, 5, generator=torch.Generator().manual_seed(2))
     r = kernel_responses(p, images)
-    seen = {}
-    handle = p.body[0].register_forward_pre_hook(lambda m, inp: seen.setdefault("x", inp[0].detach()))
-    try:
-        p(images)
-    finally:
-        handle.remove()
-    torch.testing.assert_close(seen["x"].view(9, 4, 4), torch.tanh(r.max(1).values))
+    # what the first hidden layer receives is tanh(max over kernels): recompute its output from the responses
+    recorded = record_activations(p, images, layers="body.0")["body.0"]
+    torch.testing.assert_close(recorded, p.body[0](torch.tanh(r.max(1).values).flatten(1)).detach())
+    assert not torch.allclose(recorded, p.body[0](torch.tanh(r.mean(1)).flatten(1)).detach())  # not the mean
     w = p.winners(images)
     assert torch.equal(w, r.argmax(1))
     torch.testing.assert_close(r.gather(1, w[:, None])[:, 0], r.max(1).values)
