@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from interpcourse.activations import (activation_images, activation_names, case_titles, layer_distances,  # noqa: E402
                                       load_activations, plot_activation_images, probe_targets, record_activations,
-                                      save_activations)
+                                      save_activations, trained_target)
 from interpcourse.target import TargetMLP, all_pairs, modular_data  # noqa: E402
 from interpcourse.training import seed_everything  # noqa: E402
 
@@ -284,3 +284,23 @@ def test_layer_distances():
         layer_distances(images, [0, 1])
     with pytest.raises(ValueError, match="labels must give two images the same label"):
         layer_distances(images, [0, 1, 2, 3])
+
+
+# ---------------------------------------------------------------- trained_target
+def test_trained_target_is_reproducible_and_perfect():
+    X, y = modular_data(2, 10_000, seed=0)
+    t1, t2 = trained_target(2), trained_target(2)
+    assert t1.config == dict(p=2, n_layers=7, width=5, init="torch")
+    for a, b in zip(t1.state_dict().values(), t2.state_dict().values()):
+        assert torch.equal(a, b)
+    assert (t1(X).argmax(1) == y).all()
+    t3 = trained_target(3, seed=1)
+    X3, y3 = all_pairs(3)
+    assert t3.width == 8 and (t3(X3).argmax(1) == y3).all()
+
+
+def test_trained_target_bad_input():
+    with pytest.raises(ValueError, match="p must be at least 2"):
+        trained_target(1)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        trained_target(2, seed=0.5)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from interpcourse.probe import (ConvProbe, decode_accuracy, default_head_names, held_out_pairs, load_kernels,
+from interpcourse.probe import (ConvProbe, decode_accuracy, default_head_names, fit_probe, held_out_pairs, load_kernels,
                                 majority_baseline, save_kernels)
 from interpcourse.training import accuracy, fit, load_model, predict, save_model, seed_everything
 
@@ -272,3 +272,28 @@ def test_held_out_pairs_errors():
         held_out_pairs(6)
     with pytest.raises(TypeError, match="slope must be an int"):
         held_out_pairs(5, slope=2.0)
+
+
+# ---------------------------------------------------------------- fit_probe
+def test_fit_probe_stops_once_everything_is_decoded():
+    images, T = toy_data(32)
+    seed_everything(0)
+    p = ConvProbe((5, 5), dropout=0.0)
+    curve = fit_probe(p, images, T, max_epochs=2000, lr=0.01, batch_size=None)
+    assert decode_accuracy(p, images, T)["all"].item() == 1.0
+    assert len(curve) < 2000
+    seed_everything(0)
+    p2 = ConvProbe((5, 5), dropout=0.0)
+    short = fit_probe(p2, images, T, max_epochs=len(curve) - 1, lr=0.01, batch_size=None)
+    assert len(short) == len(curve) - 1 and decode_accuracy(p2, images, T)["all"].item() < 1.0
+    assert (short == curve[:-1]).all()  # the same run, cut one epoch earlier
+
+
+def test_fit_probe_bad_input():
+    images, T = toy_data(8)
+    with pytest.raises(ValueError, match=re.escape("images must have shape (n, 5, 5)")):
+        fit_probe(probe(), images[:, :4], T)
+    with pytest.raises(ValueError, match="y must have one column per head"):
+        fit_probe(probe(), images, T[:, :1])
+    with pytest.raises(ValueError, match="epochs must be a positive int"):
+        fit_probe(probe(), images, T, max_epochs=0)
