@@ -8,8 +8,9 @@ import pytest
 import torch
 from torch import nn
 
+from interpcourse.training import plot_learning_curve
 from interpcourse.classify import (confusion_matrix, forward_all_layers, make_classifier, percent_correct, plot_examples,
-                                   plot_learning_curve_log, plot_unit_activations, plot_weight_images, report, rmse,
+                                   plot_unit_activations, plot_weight_images, report, rmse,
                                    styled_confusion_matrix, train_for_classification, use)
 
 
@@ -212,7 +213,7 @@ def test_unit_activations_and_examples(trained):
     (lambda X, T, net: plot_unit_activations(np.zeros((len(T), 2)), T, titles=["a"]), "titles must have one entry per unit"),
     (lambda X, T, net: plot_examples(X, T[:3]), "T must have 200 rows"),
     (lambda X, T, net: plot_examples(X.reshape(len(X), -1)[:, :30], T), "image_shape must be given"),
-    (lambda X, T, net: plot_learning_curve_log([]), "curve must be a non-empty"),
+    (lambda X, T, net: plot_learning_curve([]), "curve must be a non-empty"),
     (lambda X, T, net: report(net, [1.0], X, T, X, T, n_per_class=0), "n_per_class must be at least 1"),
 ])
 def test_figures_reject_bad_input(trained, call, match):

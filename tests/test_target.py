@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from interpcourse.target import (NumpyMLP, PostStyleMLP, TargetMLP, all_pairs, encode_pairs, inputs_of,
-                                 modular_data, plot_learning_curve, plot_prediction_table, prediction_table)
+                                 modular_data, plot_prediction_table, prediction_table)
+from interpcourse.training import plot_learning_curve
 from interpcourse.training import accuracy, fit, load_model, save_model, seed_everything
 
 
