@@ -3,21 +3,23 @@
     python site/build.py [--force] [--jobs 2] [--out _site]
 
 1. Execute: every nbs/*.ipynb (index.ipynb first, then the lessons in file order) runs top to bottom in a fresh
-   process with execnb's CaptureShell (what `nbdev-test` uses), working directory nbs/, cells flagged with the
-   config's `tst_flags` skipped as `nbdev-test` skips them. nbdev's `add_show_docs` runs first, so the API blocks of
-   exported definitions are executed in the same pass (nothing is executed twice; a cell that mixes imports and
-   code is fine). A failing lesson stops the build with its traceback.
-2. Process: nbdev's own doc processors (`FilterDefaults`, without `exec_show_docs`: the notebook is executed
-   already): front matter, hidden cells removed, exported cells replaced by API blocks, links to the API.
+   process (2 at a time, slowest first) with execnb's CaptureShell, as `nbdev-test` runs it: working directory nbs/,
+   IN_TEST=1, cells flagged with the config's `tst_flags` skipped. nbdev's `add_show_docs` runs first, so the API
+   blocks of exported definitions are executed in the same pass (nothing runs twice, so a cell that mixes imports
+   and code is fine). A failing lesson stops the build with its traceback.
+2. Process: nbdev's own doc processors (`FilterDefaults` without `exec_show_docs`, as the notebook ran already):
+   front matter, `#| hide` cells removed, exported cells replaced by their API blocks, backticked names linked.
 3. Convert for myst-nb: front matter becomes the page title and summary; `show_doc` outputs (`#| output: asis`)
-   become markdown sections (so the API appears in the page's contents and in the search index); Quarto cell
-   options become myst-nb tags; nbdev's doc links become links between the local pages; execnb's timing metadata,
-   nbdev's `has_sd` key and widget state are dropped; the notebook is checked against the nbformat schema.
-4. Sphinx + myst-nb (execution off) + furo + sphinx-mathjax-offline render _build/src into --out.
+   become markdown sections with a label (so the API is in the page's contents and the search index); Quarto cell
+   options become myst-nb tags; nbdev's doc links and links to `NN_name.ipynb` become links between local pages;
+   execnb's timing metadata, nbdev's `has_sd` key and widget state are dropped; each notebook is validated against
+   the nbformat schema. Pages are named as nbdev/Quarto names them (00_training.ipynb -> training.html).
+4. Sphinx + myst-nb (execution off) + furo + sphinx-mathjax-offline render _build/src into --out (default _site/).
 
 Executed notebooks are cached in _build/nbs/ under a key of the notebook, the interpcourse/ modules it imports,
 data/, pyproject.toml, the `execute` function and tool versions, so a second run re-executes nothing that has not
-changed; steps 2-4 are cheap and always run (Sphinx reads only the pages that changed).
+changed; steps 2-4 are cheap and always run (Sphinx re-reads only changed pages, and rewrites every page so that
+every sidebar lists every lesson).
 """
 from __future__ import annotations
 import argparse, hashlib, json, os, re, shutil, subprocess, sys, time
@@ -79,8 +81,8 @@ def cache_key(nb: Path) -> str:
 
 
 # ---------------------------------------------------------------- 1: execute (in a fresh worker process)
-def execute(nb_path: str, out_path: str) -> tuple[str, float, str | None]:
-    "Execute `nb_path` top to bottom (API blocks included) and write it, with its outputs, to `out_path`."
+def execute(nb_path: str, out_path: str) -> tuple[str, float, str]:
+    "Execute `nb_path` top to bottom (API blocks included), write it with its outputs to `out_path`; (path, s, note)."
     t0 = time.time()
     os.environ["IN_TEST"] = "1"
     from fastcore.nbio import write_nb
@@ -102,9 +104,11 @@ def execute(nb_path: str, out_path: str) -> tuple[str, float, str | None]:
             k.run_all(nb, exc_stop=True, preproc=_skip_cell(nb, flags))
     except BaseException:
         import traceback
-        return nb_path, time.time() - t0, (k.prettytb(fname=src) or traceback.format_exc())
+        return nb_path, time.time() - t0, "FAILED\n" + (k.prettytb(fname=src) or traceback.format_exc())
     write_nb(nb, out_path)
-    return nb_path, time.time() - t0, None
+    import resource
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return nb_path, time.time() - t0, f"cpu {ru.ru_utime + ru.ru_stime:.1f} s"
 
 
 # ---------------------------------------------------------------- 2: nbdev's doc processors (cheap; every build)
@@ -301,6 +305,9 @@ def main(argv=None) -> int:
         key, keyf = cache_key(nb), CACHE/f"{pages[nb]}.key"
         if args.force or not (CACHE/f"{pages[nb]}.ipynb").exists() or not keyf.exists() or keyf.read_text() != key:
             keyf.unlink(missing_ok=True); todo.append((nb, key))
+    # Longest first (times of the last run; new notebooks count as slow), so the two workers finish together.
+    last = lambda nb: float((CACHE/f"{pages[nb]}.secs").read_text()) if (CACHE/f"{pages[nb]}.secs").exists() else 1e9
+    todo.sort(key=lambda t: -last(t[0]))
     failed = []
     if todo:
         print(f"== executing {len(todo)} notebook(s), {args.jobs} at a time: {' '.join(n.name for n, _ in todo)}", flush=True)
@@ -308,9 +315,11 @@ def main(argv=None) -> int:
                                  max_tasks_per_child=1) as ex:
             futs = [(ex.submit(execute, str(nb), str(CACHE/f"{pages[nb]}.ipynb")), nb, key) for nb, key in todo]
             for f, nb, key in futs:
-                _, secs, err = f.result()
-                if err: failed.append(nb.name); print(f"FAILED {nb.name} ({secs:.1f} s):\n{err}", file=sys.stderr, flush=True)
-                else: (CACHE/f"{pages[nb]}.key").write_text(key); print(f"   {nb.name}: {secs:.1f} s", flush=True)
+                _, secs, msg = f.result()
+                if msg.startswith("FAILED"): failed.append(nb.name); print(f"FAILED {nb.name} ({secs:.1f} s):\n{msg[7:]}", file=sys.stderr, flush=True)
+                else:
+                    (CACHE/f"{pages[nb]}.key").write_text(key); (CACHE/f"{pages[nb]}.secs").write_text(f"{secs:.1f}")
+                    print(f"   {nb.name}: {secs:.1f} s ({msg})", flush=True)
     else: print("== every notebook is up to date (executed copies cached in _build/nbs/)")
     if failed: print(f"FAILED: {', '.join(failed)} did not run top to bottom; no site was built", file=sys.stderr); return 1
 

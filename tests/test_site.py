@@ -7,7 +7,7 @@ every lesson, no nbdev/Quarto directive leaked into the page. Searching for an e
 (and `fit`) finds that lesson's page. Screenshots go to tests/screenshots/ (git-ignored).
 """
 from __future__ import annotations
-import functools, importlib.util, json, os, re, subprocess, sys, tempfile, threading, time
+import ast, functools, importlib.util, json, os, re, subprocess, sys, tempfile, threading, time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -46,6 +46,48 @@ def search_terms() -> dict[str, str]:
     return terms
 
 
+def _cells(nb_name: str) -> list[tuple[dict, str]]:
+    "(directives, source) of the code cells of nbs/`nb_name`."
+    out = []
+    for c in json.loads((build.NBS/nb_name).read_text(encoding="utf-8"))["cells"]:
+        if c["cell_type"] != "code": continue
+        src = "".join(c["source"])
+        out.append(({m.group(1): m.group(2) for m in re.finditer(r"^#\|\s*([\w-]+):?\s*(.*)$", src, re.M)}, src))
+    return out
+
+
+def hidden_lines(nb_name: str) -> set[str]:
+    "Code lines that only `#| hide` cells contain (the page must not show them)."
+    hide, rest = set(), set()
+    for d, src in _cells(nb_name):
+        lines = {l.strip() for l in src.splitlines() if len(l.strip()) > 12 and not l.strip().startswith("#")}
+        (hide if "hide" in d else rest).update(lines)
+    return hide - rest
+
+
+def exported_defs(nb_name: str) -> list[str]:
+    "Public functions and classes that the notebook exports (its module's `__all__`)."
+    mods = {d["default_exp"].strip() for d, _ in _cells(nb_name) if d.get("default_exp")}
+    names = []
+    for m in mods:
+        tree = ast.parse((ROOT/"interpcourse"/(m.replace(".", "/") + ".py")).read_text(encoding="utf-8"))
+        alls = next((ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                     and any(getattr(t, "id", "") == "__all__" for t in n.targets)), [])
+        names += [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name in alls]
+    return names
+
+
+def test_api_blocks(site):
+    "Every exported function and class has its API block (show_doc) on its lesson's page, with a heading anchor."
+    from docutils.nodes import make_id            # how Sphinx turns the label into the HTML id
+    missing = []
+    for page, nb_name in lesson_pages().items():
+        ids = _ids(f"{page}.html")
+        missing += [f"{page}.html: no API block for {n}" for n in exported_defs(nb_name)
+                    if make_id(build.api_label(page, n)) not in ids]
+    assert not missing, "\n".join(missing)
+
+
 @pytest.fixture(scope="module")
 def site():
     "Build (incrementally) and serve _site/ on a free port of 127.0.0.1."
@@ -53,6 +95,8 @@ def site():
     r = subprocess.run([sys.executable, str(ROOT/"site"/"build.py")], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, f"site build failed:\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}"
     print(f"\nsite build: {time.time() - t:.1f} s")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SHOTS.glob("*.png"): old.unlink()          # only this run's pages
     handler = functools.partial(_QuietHandler, directory=str(SITE_DIR))
     srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     th = threading.Thread(target=srv.serve_forever, daemon=True); th.start()
@@ -142,6 +186,9 @@ def test_every_page(site, browser_context):
                 page.wait_for_function("document.querySelectorAll('mjx-container').length > 0", timeout=10_000)
             text = page.locator("article").inner_text() if page.locator("article").count() else ""
             problems += [f"{rel}: nbdev directive shown: {l.strip()}" for l in text.splitlines() if l.strip().startswith("#|")]
+            if rel[:-5] in lessons:
+                shown = {l.strip() for l in text.splitlines()}
+                problems += [f"{rel}: a `#| hide` cell is shown: {l}" for l in hidden_lines(lessons[rel[:-5]]) if l in shown]
             if rel[:-5] in lessons:                 # every figure the lesson produced is on its page
                 want = sum(1 for c in json.loads((build.SRC/f"{rel[:-5]}.ipynb").read_text())["cells"]
                            if "remove-output" not in c.get("metadata", {}).get("tags", [])
