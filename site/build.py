@@ -283,6 +283,16 @@ def copy_assets() -> set[Path]:
     return done
 
 
+def remove_stale(out: Path, html: set[str]) -> None:
+    "Sphinx never deletes output: drop pages of removed notebooks and figures no page shows any more."
+    for p in out.glob("*.html"):
+        if p.name not in html: p.unlink()
+    used = set()
+    for p in out.glob("*.html"): used.update(re.findall(r'_images/([^"\'?#)\s]+)', p.read_text(encoding="utf-8")))
+    for p in (out/"_images").glob("*") if (out/"_images").exists() else []:
+        if p.is_file() and p.name not in used: p.unlink()
+
+
 # ---------------------------------------------------------------- main
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -343,6 +353,7 @@ def main(argv=None) -> int:
     t2 = time.time()
     r = subprocess.run(cmd, cwd=ROOT)
     if r.returncode: print("FAILED: sphinx-build", file=sys.stderr); return r.returncode
+    remove_stale(Path(args.out), {f"{p}.html" for p in pages.values()} | {"search.html"})
     MANIFEST.write_text(json.dumps({pages[nb]: nb.name for nb in nbs}, indent=1) + "\n")
     print(f"== site built in {time.time() - t0:.1f} s (sphinx {time.time() - t2:.1f} s): {args.out}/index.html")
     return 0

@@ -33,3 +33,4 @@ html_show_sourcelink = False
 html_last_updated_fmt = None
 html_theme_options = {"navigation_with_keys": True, "top_of_page_buttons": []}
 html_favicon = str(Path(__file__).resolve().parent/"_static"/"favicon.svg")   # else browsers ask for /favicon.ico
+html_use_index = False                  # no domain objects: the general index would be empty
