@@ -6,117 +6,208 @@ Docs: https://interpcourse.github.io/interpcourse/training.html.md"""
 
 # %% ../nbs/00_training.ipynb #c9a0061a
 from __future__ import annotations
-import os, random
+import math
+import numbers
+import os
+import random
 from typing import Callable, Sequence
 import numpy as np
 import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['MODEL_CLASSES', 'seed_everything', 'as_float_tensor', 'as_label_tensor', 'check_int', 'check_ints', 'SGD', 'Adam',
-           'heads_of', 'fit', 'predict', 'accuracy', 'plot_learning_curve', 'saveable', 'save_model', 'load_model']
+__all__ = ['OPTIMIZERS', 'MODEL_CLASSES', 'seed_everything', 'as_float_tensor', 'as_label_tensor', 'check_int', 'check_ints',
+           'check_number', 'check_choice', 'make_optimizer', 'heads_of', 'fit', 'predict', 'accuracy',
+           'plot_learning_curve', 'saveable', 'save_model', 'load_model']
 
 # %% ../nbs/00_training.ipynb #5f9c0707
 def seed_everything(seed: int = 0) -> None:
     "Seed Python's `random`, NumPy and torch with `seed`."
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    random.seed(int(seed)); np.random.seed(int(seed) % 2**32); torch.manual_seed(int(seed))
+    random.seed(int(seed))
+    np.random.seed(int(seed) % 2**32)
+    torch.manual_seed(int(seed))
 
 # %% ../nbs/00_training.ipynb #1f9f34a4
 def as_float_tensor(X, name: str = "X", ndim: int | Sequence[int] | None = None) -> torch.Tensor:
     "`X` as a float tensor (float32 unless already a float tensor), checked for type, dimensions and NaN/inf; errors name `name`."
-    if isinstance(X, torch.Tensor): t = X.detach()
+    if isinstance(X, torch.Tensor):
+        t = X.detach()
     elif isinstance(X, (np.ndarray, list, tuple)):
-        try: arr = np.asarray(X)
-        except ValueError as e: raise TypeError(f"{name} must be a rectangular numeric array, got a ragged {type(X).__name__}") from e
-        if arr.dtype.kind not in "iuf": raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+        try:
+            arr = np.asarray(X)
+        except ValueError as e:
+            raise TypeError(
+                f"{name} must be a rectangular numeric array, got a ragged {type(X).__name__}"
+            ) from e
+        if arr.dtype.kind not in "iuf":
+            raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
         t = torch.as_tensor(arr.astype(np.float32))
-    else: raise TypeError(f"{name} must be a NumPy array or torch tensor, got {type(X).__name__}")
-    if t.dtype == torch.bool or t.is_complex(): raise TypeError(f"{name} must hold real numbers, got dtype {t.dtype}")
-    if not t.is_floating_point(): t = t.to(torch.float32)
+    else:
+        raise TypeError(f"{name} must be a NumPy array or torch tensor, got {type(X).__name__}")
+    if t.dtype == torch.bool or t.is_complex():
+        raise TypeError(f"{name} must hold real numbers, got dtype {t.dtype}")
+    if not t.is_floating_point():
+        t = t.to(torch.float32)
     if ndim is not None:
         ok = (ndim,) if isinstance(ndim, int) else tuple(ndim)
-        if t.ndim not in ok: raise ValueError(f"{name} must have {' or '.join(map(str, ok))} dimensions, got shape {tuple(t.shape)}")
-    if t.numel() and not torch.isfinite(t).all(): raise ValueError(f"{name} contains NaN or infinite values")
+        if t.ndim not in ok:
+            raise ValueError(
+                f"{name} must have {' or '.join(map(str, ok))} dimensions, got shape {tuple(t.shape)}"
+            )
+    if t.numel() and not torch.isfinite(t).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
     return t
 
 # %% ../nbs/00_training.ipynb #1896f193
-def as_label_tensor(y, name: str = "y", n_classes: int | None = None, n: int | None = None) -> torch.Tensor:
+def as_label_tensor(
+    y, name: str = "y", n_classes: int | None = None, n: int | None = None
+) -> torch.Tensor:
     "`y` as an int64 tensor of class indices in `[0, n_classes)`, with `n` rows if given; errors name `name`."
-    if isinstance(y, torch.Tensor): t = y.detach()
-    elif isinstance(y, (np.ndarray, list, tuple)): t = torch.as_tensor(np.asarray(y))
-    else: raise TypeError(f"{name} must be a NumPy array or torch tensor of class labels, got {type(y).__name__}")
+    if isinstance(y, torch.Tensor):
+        t = y.detach()
+    elif isinstance(y, (np.ndarray, list, tuple)):
+        t = torch.as_tensor(np.asarray(y))
+    else:
+        raise TypeError(
+            f"{name} must be a NumPy array or torch tensor of class labels, got {type(y).__name__}"
+        )
     if t.is_floating_point():
-        if not torch.isfinite(t).all(): raise ValueError(f"{name} contains NaN or infinite values")
-        if (t != t.round()).any(): raise ValueError(f"{name} must hold whole-number class labels, got fractional values")
-    elif t.dtype == torch.bool or t.is_complex(): raise TypeError(f"{name} must hold integer class labels, got dtype {t.dtype}")
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{name} contains NaN or infinite values")
+        if (t != t.round()).any():
+            raise ValueError(f"{name} must hold whole-number class labels, got fractional values")
+    elif t.dtype == torch.bool or t.is_complex():
+        raise TypeError(f"{name} must hold integer class labels, got dtype {t.dtype}")
     t = t.to(torch.int64)
-    if n is not None and (t.ndim == 0 or len(t) != n): raise ValueError(f"{name} must have {n} rows (one per example), got shape {tuple(t.shape)}")
-    if t.numel() and t.min() < 0: raise ValueError(f"{name} labels must be >= 0, got {int(t.min())}")
+    if n is not None and (t.ndim == 0 or len(t) != n):
+        raise ValueError(f"{name} must have {n} rows (one per example), got shape {tuple(t.shape)}")
+    if t.numel() and t.min() < 0:
+        raise ValueError(f"{name} labels must be >= 0, got {int(t.min())}")
     if n_classes is not None and t.numel() and t.max() >= n_classes:
-        raise ValueError(f"{name} labels must be < {n_classes} (the number of classes), got {int(t.max())}")
+        raise ValueError(
+            f"{name} labels must be < {n_classes} (the number of classes), got {int(t.max())}"
+        )
     return t
 
 # %% ../nbs/00_training.ipynb #2a53384d
 def check_int(v, name: str, low: int) -> int:
     "`v` as an int of at least `low`; errors name `name`."
-    if not isinstance(v, (int, np.integer)) or isinstance(v, bool): raise TypeError(f"{name} must be an int, got {type(v).__name__}")
-    if v < low: raise ValueError(f"{name} must be at least {low}, got {v}")
+    if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+        raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+    if v < low:
+        raise ValueError(f"{name} must be at least {low}, got {v}")
     return int(v)
+
 
 def check_ints(v, name: str, allow_empty: bool = False) -> tuple[int, ...]:
     "`v` (an int or a sequence of ints >= 1) as a tuple; errors name `name`."
     seq = (v,) if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else v
-    if not isinstance(seq, Sequence) or isinstance(seq, str) or not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1 for k in seq):
+    if (
+        not isinstance(seq, Sequence)
+        or isinstance(seq, str)
+        or not all(
+            isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1 for k in seq
+        )
+    ):
         raise ValueError(f"{name} must be a sequence of positive ints, got {v!r}")
-    if not seq and not allow_empty: raise ValueError(f"{name} must not be empty")
+    if not seq and not allow_empty:
+        raise ValueError(f"{name} must not be empty")
     return tuple(int(k) for k in seq)
 
+# %% ../nbs/00_training.ipynb #fa57b2ed
+def _range_text(low, high, inclusive: bool) -> str:
+    "The allowed range of `check_number` in words, for its error message."
+    if low is not None and high is not None:
+        left, right = ("[", "]") if inclusive else ("(", ")")
+        return f"in {left}{low:g}, {high:g}{right}"
+    if low is not None:
+        if low == 0 and not inclusive:
+            return "positive (> 0)"
+        return f">= {low:g}" if inclusive else f"> {low:g}"
+    return f"<= {high:g}" if inclusive else f"< {high:g}"
+
+
+def check_number(
+    v,  # the value to check
+    name: str,  # the argument's name, used in error messages
+    low: float | None = None,  # smallest allowed value; None: no lower bound
+    high: float | None = None,  # largest allowed value; None: no upper bound
+    inclusive: bool = True,  # whether `low` and `high` themselves are allowed
+) -> float:  # `v` as a Python float
+    "`v` as a finite float in `[low, high]` (`(low, high)` unless `inclusive`); errors name `name`."
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(v).__name__}")
+    x = float(v)
+    if not math.isfinite(x):
+        raise ValueError(f"{name} must be a finite number, got {x}")
+    too_low = low is not None and (x < low if inclusive else x <= low)
+    too_high = high is not None and (x > high if inclusive else x >= high)
+    if too_low or too_high:
+        raise ValueError(f"{name} must be {_range_text(low, high, inclusive)}, got {x:g}")
+    return x
+
+
+def check_choice(
+    v,  # the value to check
+    name: str,  # the argument's name, used in error messages
+    choices,  # the allowed values (for a dict, its keys)
+):  # `v`, unchanged
+    "`v` if it is one of `choices`; errors name `name` and list the choices."
+    options = list(choices)
+    try:
+        ok = v in options
+    except (TypeError, ValueError):  # e.g. an array, whose `==` is elementwise
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be one of {options}, got {v!r}")
+    return v
+
+# %% ../nbs/00_training.ipynb #b48344aa
+def _check_optimizer_factory(optimizer) -> None:
+    "Raise a clear TypeError unless `optimizer` can be called as `optimizer(params, lr=, weight_decay=)`."
+    expected = (
+        f"optimizer must be one of {list(OPTIMIZERS)}, a torch.optim.Optimizer class"
+        " or a callable (params, lr=, weight_decay=) -> optimizer"
+    )
+    if isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"{expected}; got an {type(optimizer).__name__} instance: pass its class")
+    if not callable(optimizer):
+        raise TypeError(f"{expected}, got {type(optimizer).__name__}")
+
 # %% ../nbs/00_training.ipynb #83dc608c
-class SGD:
-    "Plain gradient descent: `p -= lr * (grad + weight_decay * p)`."
-    def __init__(self, params, lr: float, weight_decay: float = 0.0):
-        self.params, self.lr, self.weight_decay = [p for p in params if p.requires_grad], lr, weight_decay
+OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}
 
-    def zero_grad(self):
-        for p in self.params: p.grad = None
 
-    @torch.no_grad()
-    def step(self):
-        for p in self.params:
-            if p.grad is not None: p.sub_(self.lr * (p.grad + self.weight_decay * p))
-
-class Adam(SGD):
-    "Adam (Kingma & Ba, 2015) with bias correction, the same update as `torch.optim.Adam`."
-    def __init__(self, params, lr: float, weight_decay: float = 0.0, betas=(0.9, 0.999), eps: float = 1e-8):
-        super().__init__(params, lr, weight_decay)
-        self.betas, self.eps, self.t = betas, eps, 0
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
-
-    @torch.no_grad()
-    def step(self):
-        self.t += 1
-        b1, b2 = self.betas
-        c1, c2 = 1 - b1 ** self.t, 1 - b2 ** self.t
-        for p, m, v in zip(self.params, self.m, self.v):
-            if p.grad is None: continue
-            g = p.grad if self.weight_decay == 0 else p.grad + self.weight_decay * p
-            m.mul_(b1).add_(g, alpha=1 - b1)
-            v.mul_(b2).addcmul_(g, g, value=1 - b2)
-            p.addcdiv_(m, (v.sqrt() / c2 ** 0.5).add_(self.eps), value=-self.lr / c1)
+def make_optimizer(
+    optimizer,  # "adam", "sgd", "adamw", a torch.optim.Optimizer class, or a callable like one
+    params,  # the parameters to train, e.g. `model.parameters()`
+    lr: float,  # learning rate
+    weight_decay: float = 0.0,  # weight decay (through the gradient; decoupled for AdamW)
+) -> torch.optim.Optimizer:  # ready for `zero_grad()` and `step()`
+    "The optimiser `fit` trains with, built from a name, a class or a factory."
+    if isinstance(optimizer, str):
+        optimizer = OPTIMIZERS[check_choice(optimizer, "optimizer", OPTIMIZERS)]
+    _check_optimizer_factory(optimizer)
+    opt = optimizer(params, lr=lr, weight_decay=weight_decay)
+    if not (callable(getattr(opt, "step", None)) and callable(getattr(opt, "zero_grad", None))):
+        raise TypeError(f"optimizer must build an optimiser, but it returned {type(opt).__name__}")
+    return opt
 
 # %% ../nbs/00_training.ipynb #9113d6c5
 def heads_of(out) -> tuple:
     "The model's output as a tuple of per-head logits."
     return tuple(out) if isinstance(out, (tuple, list)) else (out,)
 
+
 def _loss(out, y, loss_fn):
     "Summed loss over heads; `y` has one column per head when there are several."
     heads = heads_of(out)
-    if len(heads) == 1: return loss_fn(heads[0], y if y.ndim == 1 else y[:, 0])
+    if len(heads) == 1:
+        return loss_fn(heads[0], y if y.ndim == 1 else y[:, 0])
     return sum(loss_fn(h, y[:, i]) for i, h in enumerate(heads))
+
 
 @torch.no_grad()
 def _check_labels_fit_heads(model, X, y):
@@ -125,59 +216,106 @@ def _check_labels_fit_heads(model, X, y):
     heads = heads_of(model(X[:1]))
     model.train()
     if len(heads) > 1 and (y.ndim != 2 or y.shape[1] != len(heads)):
-        raise ValueError(f"y must have one column per head, shape (n, {len(heads)}), got {tuple(y.shape)}")
-    if len(heads) == 1 and y.ndim != 1: raise ValueError(f"y must be one label per example, shape (n,), got {tuple(y.shape)}")
+        raise ValueError(
+            f"y must have one column per head, shape (n, {len(heads)}), got {tuple(y.shape)}"
+        )
+    if len(heads) == 1 and y.ndim != 1:
+        raise ValueError(f"y must be one label per example, shape (n,), got {tuple(y.shape)}")
     for i, h in enumerate(heads):
         col = y if y.ndim == 1 else y[:, i]
         if col.max() >= h.shape[-1]:
-            raise ValueError(f"y labels must be < {h.shape[-1]} (head {i} has {h.shape[-1]} classes), got {int(col.max())}")
+            raise ValueError(
+                f"y labels must be < {h.shape[-1]} (head {i} has {h.shape[-1]} classes), got {int(col.max())}"
+            )
+
+
+def _check_fit_inputs(model, X, y, epochs, lr, batch_size, weight_decay, loss_fn):
+    "`X` and `y` as tensors after checking all of `fit`'s arguments; errors name the argument."
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    X = as_float_tensor(X, "X")
+    y = as_label_tensor(y, "y", n=len(X))
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    check_number(lr, "lr", low=0, inclusive=False)
+    check_number(weight_decay, "weight_decay", low=0)
+    bad_batch = not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1
+    if batch_size is not None and bad_batch:
+        raise ValueError(
+            f"batch_size must be a positive int or None (full batch), got {batch_size!r}"
+        )
+    if loss_fn is None:
+        _check_labels_fit_heads(model, X, y)
+    return X, y
+
 
 def _progress(progress):
     "Whether to show a progress bar: `None` means only in an interactive kernel outside tests."
-    if progress is not None: return bool(progress)
-    if os.environ.get("IN_TEST") or os.environ.get("INTERPCOURSE_QUIET") or os.environ.get("CI"): return False
-    try: return get_ipython().__class__.__name__ == "ZMQInteractiveShell"  # noqa: F821
-    except NameError: return False
+    if progress is not None:
+        return bool(progress)
+    if os.environ.get("IN_TEST") or os.environ.get("INTERPCOURSE_QUIET") or os.environ.get("CI"):
+        return False
+    try:
+        return get_ipython().__class__.__name__ == "ZMQInteractiveShell"  # noqa: F821
+    except NameError:
+        return False
+
+
+def _epochs(epochs: int, progress):
+    "The epochs to run, behind a progress bar if `_progress(progress)`."
+    if not _progress(progress):
+        return range(epochs)
+    from fastprogress.fastprogress import progress_bar
+
+    return progress_bar(range(epochs))
+
+
+def _stop(until, model) -> bool:
+    "Call `until(model)` with the model in eval mode, then put it back in training mode."
+    model.eval()
+    done = until(model)
+    model.train()
+    return bool(done)
 
 # %% ../nbs/00_training.ipynb #70de6092
-def fit(model: nn.Module, X, y, epochs: int = 100, lr: float = 1e-2, batch_size: int | None = None,
-        optimizer: str = "adam", loss_fn: Callable | None = None, weight_decay: float = 0.0, seed: int = 0,
-        until: Callable[[nn.Module], bool] | None = None, progress: bool | None = None) -> np.ndarray:
-    "Train `model` on `(X, y)` in place and return the learning curve (mean training loss per epoch)."
-    if not isinstance(model, nn.Module): raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    X = as_float_tensor(X, "X")
-    y = as_label_tensor(y, "y", n=len(X))
-    if not isinstance(epochs, int) or epochs < 1: raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    if not lr > 0: raise ValueError(f"lr must be positive, got {lr!r}")
-    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive int or None (full batch), got {batch_size!r}")
-    opts = {"adam": Adam, "sgd": SGD}
-    if optimizer not in opts: raise ValueError(f"optimizer must be one of {sorted(opts)}, got {optimizer!r}")
-    if loss_fn is None: _check_labels_fit_heads(model, X, y)
+def fit(
+    model: nn.Module,  # the network, trained in place; maps a batch of X to logits (or a tuple)
+    X,  # inputs, shape (n, ...): a NumPy array, list or tensor
+    y,  # class labels, shape (n,), or (n, heads) for a model with several heads
+    epochs: int = 100,  # the most passes over the data (see `until`)
+    lr: float = 1e-2,  # learning rate
+    batch_size: int | None = None,  # examples per step; None: all of them (full batch)
+    optimizer="adam",  # "adam", "sgd", "adamw", a torch.optim class, or see `make_optimizer`
+    loss_fn: Callable | None = None,  # loss(logits, labels); None: cross-entropy, summed over heads
+    weight_decay: float = 0.0,  # passed to the optimiser
+    seed: int = 0,  # seeds the batch order (and dropout); seed the weights yourself
+    until: Callable[[nn.Module], bool]
+    | None = None,  # after each epoch, f(model in eval mode): stop?
+    progress: bool | None = None,  # progress bar; None: only in a Jupyter kernel, not in tests
+) -> np.ndarray:  # the learning curve: mean training loss of each epoch run
+    "Train `model` on `(X, y)` in place and return its learning curve."
+    X, y = _check_fit_inputs(model, X, y, epochs, lr, batch_size, weight_decay, loss_fn)
     loss_fn = loss_fn or nn.functional.cross_entropy
     seed_everything(seed)
-    opt = opts[optimizer](model.parameters(), lr=lr, weight_decay=weight_decay)
-    n = len(X); bs = n if batch_size is None else min(batch_size, n)
-    epochs_iter = range(epochs)
-    if _progress(progress):
-        from fastprogress.fastprogress import progress_bar
-        epochs_iter = progress_bar(epochs_iter)
+    opt = make_optimizer(optimizer, model.parameters(), lr=lr, weight_decay=weight_decay)
+    n = len(X)
+    bs = n if batch_size is None else min(batch_size, n)
     curve = []
     model.train()
-    for _ in epochs_iter:
+    for _ in _epochs(epochs, progress):
         order = torch.randperm(n) if bs < n else None  # full batch: no shuffling, no copy
         total = 0.0
         for start in range(0, n, bs):
-            xb, yb = (X, y) if order is None else (X[order[start:start + bs]], y[order[start:start + bs]])
+            rows = slice(None) if order is None else order[start : start + bs]
+            xb, yb = X[rows], y[rows]
             loss = _loss(model(xb), yb, loss_fn)
-            opt.zero_grad(); loss.backward(); opt.step()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
             total += loss.item() * len(xb)
         curve.append(total / n)
-        if until is not None:
-            model.eval()
-            done = until(model)
-            model.train()
-            if done: break
+        if until is not None and _stop(until, model):
+            break
     model.eval()
     return np.array(curve)
 
@@ -190,30 +328,44 @@ def predict(model: nn.Module, X) -> torch.Tensor:
     preds = [h.argmax(-1) for h in heads]
     return preds[0] if len(preds) == 1 else torch.stack(preds, 1)
 
+
 @torch.no_grad()
 def accuracy(model: nn.Module, X, y) -> float:
     "Fraction of examples (0 to 1) whose predicted class equals `y`; for several heads, all heads must be right."
     pred = predict(model, X)
     y = as_label_tensor(y, "y", n=len(pred))
-    if y.shape != pred.shape: raise ValueError(f"y must have shape {tuple(pred.shape)} to match the model's heads, got {tuple(y.shape)}")
+    if y.shape != pred.shape:
+        raise ValueError(
+            f"y must have shape {tuple(pred.shape)} to match the model's heads, got {tuple(y.shape)}"
+        )
     right = pred == y
     return (right.all(1) if right.ndim == 2 else right).float().mean().item()
 
 # %% ../nbs/00_training.ipynb #6f6972e5
-def plot_learning_curve(curve, title: str = "Learning curve", ax=None, label: str | None = None, log: bool = False):
+def plot_learning_curve(
+    curve, title: str = "Learning curve", ax=None, label: str | None = None, log: bool = False
+):
     "Plot a learning curve (loss per epoch) with labelled axes, on a log scale if `log`; returns the Figure."
     import matplotlib.pyplot as plt
     from matplotlib import ticker
+
     curve = np.asarray(curve, dtype=float)
-    if curve.ndim != 1 or not len(curve): raise ValueError(f"curve must be a non-empty 1-D sequence of losses, got shape {curve.shape}")
-    fig, ax = (plt.subplots(figsize=(5, 3), layout="constrained") if ax is None else (ax.figure, ax))
+    if curve.ndim != 1 or not len(curve):
+        raise ValueError(
+            f"curve must be a non-empty 1-D sequence of losses, got shape {curve.shape}"
+        )
+    fig, ax = plt.subplots(figsize=(5, 3), layout="constrained") if ax is None else (ax.figure, ax)
     ax.plot(np.arange(1, len(curve) + 1), curve, label=label)
-    ax.set(title=title, xlabel="epoch", ylabel="mean training loss" + (" (log scale)" if log else ""))
+    ax.set(
+        title=title, xlabel="epoch", ylabel="mean training loss" + (" (log scale)" if log else "")
+    )
     if log:
         ax.set_yscale("log")
         ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g")); ax.yaxis.set_minor_formatter(ticker.NullFormatter())
-    if label: ax.legend()
+        ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+    if label:
+        ax.legend()
     plt.close(fig)
     return fig
 
@@ -224,29 +376,36 @@ from safetensors.torch import save_file, safe_open
 
 MODEL_CLASSES: dict[str, type] = {}
 
+
 def saveable(cls):
     "Class decorator: register `cls` so `load_model` can rebuild it from its `config`."
     MODEL_CLASSES[cls.__name__] = cls
     return cls
 
+
 def save_model(model: nn.Module, path) -> Path:
     "Save `model`'s weights and config to the safetensors file `path`."
     name = type(model).__name__
     if name not in MODEL_CLASSES or not hasattr(model, "config"):
-        raise TypeError(f"model must be a course model registered with @saveable and holding .config, got {name}")
+        raise TypeError(
+            f"model must be a course model registered with @saveable and holding .config, got {name}"
+        )
     path = Path(path)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(path), metadata={"class": name, "config": json.dumps(model.config)})
     return path
 
+
 def load_model(path) -> nn.Module:
     "Rebuild a model saved by `save_model`."
     path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"path {path} does not exist")
+    if not path.exists():
+        raise FileNotFoundError(f"path {path} does not exist")
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
         state = {k: f.get_tensor(k) for k in f.keys()}
-    if meta.get("class") not in MODEL_CLASSES: raise ValueError(f"path {path} holds no known course model (class {meta.get('class')!r})")
+    if meta.get("class") not in MODEL_CLASSES:
+        raise ValueError(f"path {path} holds no known course model (class {meta.get('class')!r})")
     model = MODEL_CLASSES[meta["class"]](**json.loads(meta["config"]))
     model.load_state_dict(state)
     return model.eval()
