@@ -1,5 +1,6 @@
 """Lesson 4 (interpcourse.heatmaps): kernel responses against a direct convolution, the max over kernels, the figures, bad input."""
 import re
+import warnings
 
 import matplotlib
 import numpy as np
@@ -124,6 +125,26 @@ def test_plot_kernel_heatmaps_scales_and_labels():
 def test_plot_kernel_heatmaps_bad_labels(labels, err, match):
     with pytest.raises(err, match=match):
         plot_kernel_heatmaps(probe(), torch.zeros(4, 5, 5), labels)
+
+
+@pytest.mark.parametrize("labels", [[], (), torch.tensor([]), np.array([]), torch.zeros(0, 3, dtype=torch.long)])
+@pytest.mark.parametrize("n_images", [4, 0])
+def test_plot_kernel_heatmaps_empty_labels(labels, n_images):
+    "Empty labels (issue 12): a clear ValueError naming `labels`, not `targets`, and no NumPy warnings."
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="labels must hold one label per image, got none") as e:
+            plot_kernel_heatmaps(probe(), torch.zeros(n_images, 5, 5), labels)
+    assert "targets" not in str(e.value)
+
+
+def test_plot_kernel_heatmaps_labels_errors_name_labels():
+    with pytest.raises(ValueError, match=re.escape("labels must be strings or probe targets")):
+        plot_kernel_heatmaps(probe(), torch.zeros(4, 5, 5), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match="labels must hold whole-number class labels"):
+        plot_kernel_heatmaps(probe(), torch.zeros(4, 5, 5), np.full((4, 3), 0.5))
+    with pytest.raises(ValueError, match="images must hold at least one image, got 0"):
+        plot_kernel_heatmaps(probe(), torch.zeros(0, 5, 5), ["a"])
 
 
 def test_separating_positions():
