@@ -148,3 +148,49 @@ def test_post_style_gradient_differs_from_true_gradient():
     post = PostStyleMLP.from_torch(m).gradients(X.numpy(), y.numpy())[0]
     true = NumpyMLP.from_torch(m).gradients(X.numpy(), y.numpy())[0]
     assert any(not np.allclose(a, b) for a, b in zip(post, true))
+
+
+@pytest.mark.parametrize("op, match", [
+    (lambda a, b: a / b, "op must give a whole number for every pair, got nan for a = 0, b = 0"),
+    (lambda a, b: a**0.5, "op must give a whole number for every pair, got 1.41421 for a = 2, b = 0"),
+    (lambda a, b: 3, r"op must give one value per pair, shape \(25,\), got \(\)"),
+    (lambda a, b: a + 0.5j, "op must give whole numbers for every pair, got dtype"),
+])
+def test_callable_op_must_give_whole_numbers(op, match):
+    with pytest.raises(ValueError, match=match):
+        all_pairs(5, op)
+    with pytest.raises(ValueError, match=match.split(",")[0]):
+        modular_data(5, 100, op=op)
+
+
+def test_callable_op_with_whole_float_values_is_fine():
+    X, y = all_pairs(5, lambda a, b: (a * b).double())
+    assert torch.equal(y, all_pairs(5, "mul")[1])
+
+
+@pytest.mark.parametrize("p", [2, 5, 7, 11])
+def test_div_is_multiplication_by_the_inverse(p):
+    X, y = all_pairs(p, "div")
+    a, b = inputs_of(X, p)
+    assert len(X) == p * (p - 1) and (b != 0).all()
+    assert torch.equal((y * b) % p, a)
+    Xr, yr = modular_data(p, 500, op="div", seed=3)
+    ar, br = inputs_of(Xr, p)
+    assert (br >= 1).all() and torch.equal((yr * br) % p, ar)
+
+
+@pytest.mark.parametrize("p", [4, 6, 9])
+def test_div_needs_a_prime(p):
+    with pytest.raises(ValueError, match=f'op="div" needs a prime p, .* got p = {p}'):
+        all_pairs(p, "div")
+    with pytest.raises(ValueError, match='op="div" needs a prime p'):
+        modular_data(p, op="div")
+
+
+def test_prediction_table_for_div_marks_b_zero_undefined():
+    seed_everything(0)
+    m = TargetMLP(p=5, n_layers=4, width=4)
+    pred, conf, truth = prediction_table(m, "div")
+    assert (truth[:, 0] == -1).all() and (truth[:, 1:] >= 0).all()
+    fig = plot_prediction_table(m, "div")
+    assert "/20 right" in fig.axes[0].get_title()

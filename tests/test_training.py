@@ -199,7 +199,9 @@ def test_fit_accepts_a_partial_and_passes_lr_and_weight_decay():
 
 def test_make_optimizer_builds_the_named_torch_optimizer():
     x = torch.zeros(2, requires_grad=True)
-    for name, cls in OPTIMIZERS.items():
+    classes = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}
+    assert list(OPTIMIZERS) == list(classes)
+    for name, cls in classes.items():
         opt = make_optimizer(name, [x], lr=0.1, weight_decay=0.01)
         assert type(opt) is cls and opt.defaults["weight_decay"] == 0.01
 
@@ -215,3 +217,47 @@ def test_fit_rejects_bad_optimizer(bad, err, match):
     X, y = blobs()
     with pytest.raises(err, match=match):
         fit(nn.Linear(2, 2), X, y, optimizer=bad)
+
+
+def test_fit_rejects_empty_x_naming_it():
+    X, y = blobs()
+    with pytest.raises(ValueError, match=r"X must hold at least one example, got shape \(0, 2\)"):
+        fit(nn.Linear(2, 2), X[:0], y[:0])
+    with pytest.raises(ValueError, match="X must hold at least one example"):
+        fit(nn.Linear(2, 2), np.zeros((0, 2)), np.zeros(0))
+
+
+@pytest.mark.parametrize("labels", [np.array(["a", "b"]), ["a", "b"], np.array([None, 1])])
+def test_string_labels_name_the_argument(labels):
+    X, _ = blobs(1)
+    with pytest.raises(TypeError, match="y must hold integer class labels, got dtype"):
+        fit(nn.Linear(2, 2), X, labels)
+    with pytest.raises(TypeError, match="targets must hold integer class labels"):
+        as_label_tensor(labels, "targets")
+
+
+def test_load_model_rejects_files_that_are_not_models(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello, not a model\n")
+    with pytest.raises(ValueError, match=r"notes.txt is not a course model file \(safetensors\)"):
+        load_model(text)
+    seed_everything(0)
+    good = save_model(Small(2, 3), tmp_path / "m.safetensors")
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(good.read_bytes()[:-10])
+    with pytest.raises(ValueError, match="cut.safetensors is not a course model file .* truncated"):
+        load_model(cut)
+    with pytest.raises(IsADirectoryError, match="is a directory, not a course model file"):
+        load_model(tmp_path)
+    from safetensors.torch import save_file
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(ValueError, match="holds no known course model"):
+        load_model(tmp_path / "other.safetensors")
+
+
+def test_save_model_into_missing_folder_names_it(tmp_path):
+    missing = tmp_path / "no" / "such"
+    with pytest.raises(FileNotFoundError, match=f"the folder {missing} does not exist"):
+        save_model(Small(), missing / "m.safetensors")
+    with pytest.raises(IsADirectoryError, match="is a directory; give a file name"):
+        save_model(Small(), tmp_path)
