@@ -1,4 +1,6 @@
-"""Lesson 2 (interpcourse.activations): hooks, activation images, probe targets, the npz round trip, bad input."""
+"""Lesson 2 (interpcourse.activations): hooks, activation images, probe targets, the npz round trip,
+bad input."""
+
 import re
 
 import matplotlib
@@ -10,9 +12,19 @@ from torch import nn
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from interpcourse.activations import (activation_images, activation_names, case_titles, layer_distances,  # noqa: E402
-                                      load_activations, plot_activation_images, probe_targets, record_activations,
-                                      save_activations, trained_target)
+from interpcourse.activations import (  # noqa: E402
+    activation_images,
+    activation_names,
+    case_titles,
+    layer_distances,
+    load_activations,
+    mosaic,
+    plot_activation_images,
+    probe_targets,
+    record_activations,
+    save_activations,
+    trained_target,
+)
 from interpcourse.target import TargetMLP, all_pairs, modular_data  # noqa: E402
 from interpcourse.training import seed_everything  # noqa: E402
 
@@ -23,7 +35,9 @@ def net(p=2, **kw):
 
 
 def no_hooks(model):
-    return all(len(m._forward_hooks) == 0 and len(m._forward_pre_hooks) == 0 for m in model.modules())
+    return all(
+        len(m._forward_hooks) == 0 and len(m._forward_pre_hooks) == 0 for m in model.modules()
+    )
 
 
 # ---------------------------------------------------------------- record_activations
@@ -83,7 +97,21 @@ def test_hooks_removed_when_forward_raises():
     b = Boom()
     with pytest.raises(RuntimeError, match="boom"):
         record_activations(b, torch.zeros(2, 3))
-    assert no_hooks(b)
+    assert no_hooks(b) and b.training
+
+    class Interrupted(Boom):
+        def forward(self, x):
+            self.act(x)
+            raise KeyboardInterrupt  # a student stopping a long forward pass
+
+    k = Interrupted().eval()
+    with pytest.raises(KeyboardInterrupt):
+        record_activations(k, torch.zeros(2, 3))
+    assert no_hooks(k) and not k.training
+    # the model still works, and records only what it is asked to, afterwards
+    m.eval()
+    assert list(record_activations(m, all_pairs(2)[0], layers="tanh2")) == ["tanh2"]
+    assert no_hooks(m)
 
 
 def test_hooks_removed_when_a_hook_raises():
@@ -118,12 +146,15 @@ def test_layer_that_does_not_run():
         record_activations(Skip(), torch.zeros(2, 3))
 
 
-@pytest.mark.parametrize("layers, err, match", [
-    (["tanh9"], ValueError, r"layers \['tanh9'\] are not submodules"),
-    ([], ValueError, "layers must name at least one"),
-    ([1, 2], TypeError, "layers must be a submodule name or a sequence"),
-    (3, TypeError, "layers must be a submodule name or a sequence"),
-])
+@pytest.mark.parametrize(
+    "layers, err, match",
+    [
+        (["tanh9"], ValueError, r"layers \['tanh9'\] are not submodules"),
+        ([], ValueError, "layers must name at least one"),
+        ([1, 2], TypeError, "layers must be a submodule name or a sequence"),
+        (3, TypeError, "layers must be a submodule name or a sequence"),
+    ],
+)
 def test_record_bad_layers(layers, err, match):
     with pytest.raises(err, match=match):
         record_activations(net(), all_pairs(2)[0], layers=layers)
@@ -141,7 +172,9 @@ def test_record_bad_model_and_X():
 
 
 # ---------------------------------------------------------------- activation_images
-@pytest.mark.parametrize("p, n_layers, width, shape", [(2, 7, None, (5, 5)), (3, 5, 7, (3, 7)), (5, 9, 2, (7, 2))])
+@pytest.mark.parametrize(
+    "p, n_layers, width, shape", [(2, 7, None, (5, 5)), (3, 5, 7, (3, 7)), (5, 9, 2, (7, 2))]
+)
 def test_activation_images_shape_and_rows(p, n_layers, width, shape):
     m = net(p, n_layers=n_layers, width=width)
     X, _ = all_pairs(p)
@@ -179,25 +212,32 @@ def test_activation_images_bad_model_and_X():
 def test_probe_targets_inputs_and_model_answer():
     p = 3
     m = net(p, n_layers=4, width=6)
-    with torch.no_grad():  # force the model to answer 2 whatever the input: its answer differs from the truth
+    with (
+        torch.no_grad()
+    ):  # force the model to answer 2 whatever the input: its answer differs from the truth
         m.readout.weight.zero_()
         m.readout.bias.copy_(torch.tensor([0.0, 0.0, 5.0]))
     X, y = all_pairs(p)
     T = probe_targets(m, X)
     assert T.shape == (9, 3) and T.dtype == torch.int64
-    assert torch.equal(T[:, 0], torch.arange(3).repeat_interleave(3)) and torch.equal(T[:, 1], torch.arange(3).repeat(3))
+    assert torch.equal(T[:, 0], torch.arange(3).repeat_interleave(3)) and torch.equal(
+        T[:, 1], torch.arange(3).repeat(3)
+    )
     assert torch.equal(T[:, 2], torch.full((9,), 2))
     assert not torch.equal(T[:, 2], y)
 
 
-@pytest.mark.parametrize("X, err, match", [
-    (torch.zeros(2, 6), ValueError, "X must have 2p = 4 columns"),
-    (torch.tensor([[1.0, 1.0, 0.0, 1.0]]), ValueError, "X must be one-hot pairs"),
-    (torch.tensor([[0.5, 0.5, 0.0, 1.0]]), ValueError, "X must be one-hot pairs"),
-    (torch.tensor([[0.0, 0.0, 0.0, 1.0]]), ValueError, "X must be one-hot pairs"),
-    (torch.zeros(4), ValueError, "X must have 2 dimensions"),
-    (torch.tensor([[float("nan"), 0, 0, 1]]), ValueError, "X contains NaN"),
-])
+@pytest.mark.parametrize(
+    "X, err, match",
+    [
+        (torch.zeros(2, 6), ValueError, "X must have 2p = 4 columns"),
+        (torch.tensor([[1.0, 1.0, 0.0, 1.0]]), ValueError, "X must be one-hot pairs"),
+        (torch.tensor([[0.5, 0.5, 0.0, 1.0]]), ValueError, "X must be one-hot pairs"),
+        (torch.tensor([[0.0, 0.0, 0.0, 1.0]]), ValueError, "X must be one-hot pairs"),
+        (torch.zeros(4), ValueError, "X must have 2 dimensions"),
+        (torch.tensor([[float("nan"), 0, 0, 1]]), ValueError, "X contains NaN"),
+    ],
+)
 def test_probe_targets_bad_X(X, err, match):
     with pytest.raises(err, match=match):
         probe_targets(net(), X)
@@ -240,28 +280,93 @@ def test_save_load_errors(tmp_path):
     np.savez(tmp_path / "other.npz", X=np.zeros(3))
     with pytest.raises(ValueError, match="expected arrays 'images' and 'targets'"):
         load_activations(tmp_path / "other.npz")
-    np.savez(tmp_path / "obj.npz", images=np.array([None, 1], dtype=object), targets=np.zeros((2, 3)))
+    np.savez(
+        tmp_path / "obj.npz", images=np.array([None, 1], dtype=object), targets=np.zeros((2, 3))
+    )
     with pytest.raises(ValueError):  # object arrays need pickle, which load_activations refuses
         load_activations(tmp_path / "obj.npz")
+
+
+def test_save_load_bad_paths(tmp_path):
+    "Paths a new user might pass: each error names the path and says what is wrong."
+    images, T = torch.zeros(2, 5, 5), torch.zeros(2, 3, dtype=torch.long)
+    with pytest.raises(FileNotFoundError, match="the folder .*no_such_folder does not exist"):
+        save_activations(tmp_path / "no_such_folder" / "x.npz", images, T)
+    with pytest.raises(TypeError, match="path must be a str or os.PathLike, got NoneType"):
+        save_activations(None, images, T)
+    (tmp_path / "d.npz").mkdir()
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        save_activations(tmp_path / "d.npz", images, T)
+    with pytest.raises(IsADirectoryError, match="is a directory, not a file"):
+        load_activations(tmp_path)
+    with pytest.raises(TypeError, match="path must be a str or os.PathLike"):
+        load_activations(3)
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ValueError, match="is not an activation file"):
+        load_activations(tmp_path / "notes.txt")
+    whole = save_activations(tmp_path / "whole", images, T).read_bytes()
+    (tmp_path / "cut.npz").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ValueError, match="is not an activation file .* or it is truncated"):
+        load_activations(tmp_path / "cut.npz")
 
 
 # ---------------------------------------------------------------- titles, figures, distances
 def test_case_titles():
     assert case_titles(torch.tensor([[1, 0, 1], [2, 3, 0]])) == ["1 + 0 = 1", "2 + 3 = 0"]
     assert case_titles([[1, 1, 1]], "×") == ["1 × 1 = 1"]
+    assert case_titles(torch.zeros(0, 3, dtype=torch.long)) == []
     with pytest.raises(ValueError, match=re.escape("targets must have shape (n, 3)")):
         case_titles(torch.zeros(2, 2, dtype=torch.long))
+    with pytest.raises(TypeError, match="symbol must be a str"):
+        case_titles([[1, 1, 1]], 5)
+
+
+def test_mosaic():
+    images = np.arange(12.0).reshape(3, 2, 2)
+    tiled, oy, ox = mosaic(images, ncols=2, gap=(2, 0))
+    assert tiled.shape == (6, 4) and list(oy) == [0, 4] and list(ox) == [0, 2]
+    np.testing.assert_array_equal(tiled[:2], np.hstack([images[0], images[1]]))
+    np.testing.assert_array_equal(tiled[4:, :2], images[2])
+    assert np.isnan(tiled[2:4]).all() and np.isnan(tiled[4:, 2:]).all()
+    tiled1, _, _ = mosaic(torch.ones(1, 3, 2), ncols=4)  # fewer images than columns
+    assert tiled1.shape == (3, 2 + 3 * 3)
+
+
+@pytest.mark.parametrize(
+    "images, kw, err, match",
+    [
+        (np.zeros((3, 3)), {}, ValueError, "images must have 3 dimensions"),
+        (np.zeros((0, 2, 2)), {}, ValueError, "images must hold at least one image, got 0"),
+        ("images", {}, TypeError, "images must be a NumPy array or torch tensor"),
+        (np.zeros((3, 2, 2)), dict(ncols=0), ValueError, "ncols must be at least 1"),
+        (np.zeros((3, 2, 2)), dict(ncols=2.0), TypeError, "ncols must be an int"),
+        (np.zeros((3, 2, 2)), dict(gap=1), ValueError, "gap must be a pair of ints"),
+        (np.zeros((3, 2, 2)), dict(gap=(-1, 1)), ValueError, "gap must be at least 0"),
+    ],
+)
+def test_mosaic_bad_input(images, kw, err, match):
+    kw = {"ncols": 2, **kw}
+    with pytest.raises(err, match=match):
+        mosaic(images, **kw)
 
 
 def test_plot_activation_images_shared_scale():
     images = torch.linspace(-0.5, 0.9, 6 * 3 * 4).view(6, 3, 4)
     fig = plot_activation_images(images, [f"case {i}" for i in range(6)], ncols=4)
     assert isinstance(fig, plt.Figure)
-    (ax,) = [ax for ax in fig.axes if ax.images]           # every panel in one mosaic image: one colour scale
+    (ax,) = [
+        ax for ax in fig.axes if ax.images
+    ]  # every panel in one mosaic image: one colour scale
     assert np.allclose(ax.images[0].get_clim(), (-0.9, 0.9))  # symmetric around zero
     mosaic = np.ma.filled(ax.images[0].get_array(), np.nan)
-    found = [any(np.array_equal(mosaic[r:r + 3, c:c + 4], img.numpy()) for r in range(mosaic.shape[0] - 2)
-                 for c in range(mosaic.shape[1] - 3)) for img in images]
+    found = [
+        any(
+            np.array_equal(mosaic[r : r + 3, c : c + 4], img.numpy())
+            for r in range(mosaic.shape[0] - 2)
+            for c in range(mosaic.shape[1] - 3)
+        )
+        for img in images
+    ]
     assert all(found)
     assert ax.get_ylabel() == "hidden layer" and ax.get_xlabel() == "unit"
     assert [t.get_text() for t in ax.texts] == [f"case {i}" for i in range(6)]
@@ -272,6 +377,22 @@ def test_plot_activation_images_shared_scale():
         plot_activation_images(images, ncols=0)
     with pytest.raises(ValueError, match="images must have 3 dimensions"):
         plot_activation_images(images[0])
+    with pytest.raises(ValueError, match="images must hold at least one image"):
+        plot_activation_images(images[:0])
+    with pytest.raises(TypeError, match="titles must be a sequence of strings, got str"):
+        plot_activation_images(images[:2], titles="ab")
+    for size in (0, -1.0):
+        with pytest.raises(ValueError, match=re.escape("panel_size must be positive (> 0)")):
+            plot_activation_images(images, panel_size=size)
+    with pytest.raises(TypeError, match="panel_size must be a real number"):
+        plot_activation_images(images, panel_size="big")
+
+
+def test_plot_functions_close_their_figures():
+    "A plot function returns a closed Figure, so a notebook shows it once."
+    before = plt.get_fignums()
+    fig = plot_activation_images(torch.zeros(2, 3, 3), ["a", "b"], annotate=True, suptitle="s")
+    assert plt.get_fignums() == before and isinstance(fig, plt.Figure)
 
 
 def test_layer_distances():
@@ -279,7 +400,9 @@ def test_layer_distances():
     images[2:, 1] = 1.0  # layer 2 separates the labels, layer 1 does not
     d = layer_distances(images, [0, 0, 1, 1])
     assert d.loc[1].tolist() == [0.0, 0.0]
-    assert d.loc[2, "same answer"] == 0.0 and d.loc[2, "different answer"] == pytest.approx(3 ** 0.5, abs=1e-3)
+    assert d.loc[2, "same answer"] == 0.0 and d.loc[2, "different answer"] == pytest.approx(
+        3**0.5, abs=1e-3
+    )
     with pytest.raises(ValueError, match="labels must have 4 rows"):
         layer_distances(images, [0, 1])
     with pytest.raises(ValueError, match="labels must give two images the same label"):
