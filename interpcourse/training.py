@@ -312,15 +312,22 @@ def fit(
     epochs: int = 100,  # the most passes over the data (see `until`)
     lr: float = 1e-2,  # learning rate
     batch_size: int | None = None,  # examples per step; None: all of them (full batch)
-    optimizer="adam",  # "adam", "sgd", "adamw", a torch.optim class, or see `make_optimizer`
+    optimizer="adam",  # "adam", "sgd", "adamw", a torch.optim class or f(params, lr, weight_decay)
     loss_fn: Callable | None = None,  # loss(logits, labels); None: cross-entropy, summed over heads
     weight_decay: float = 0.0,  # passed to the optimiser
     seed: int = 0,  # seeds the batch order (and dropout); seed the weights yourself
-    until: Callable[[nn.Module], bool]
-    | None = None,  # after each epoch, f(model in eval mode): stop?
+    until: Callable | None = None,  # after each epoch: until(model), in eval mode; True stops
     progress: bool | None = None,  # progress bar; None: only in a Jupyter kernel, not in tests
 ) -> np.ndarray:  # the learning curve: mean training loss of each epoch run
-    "Train `model` on `(X, y)` in place and return its learning curve."
+    """Train `model` on `(X, y)` in place and return its learning curve.
+
+    `optimizer`: "adam", "sgd", "adamw" (torch.optim's, Adam and AdamW fused), a
+    `torch.optim.Optimizer` class, or any callable `(params, lr=, weight_decay=)` that returns an
+    optimiser, such as `functools.partial(torch.optim.AdamW, betas=(0.9, 0.98))`.
+    `until(model)` is called after every epoch with the model in eval mode; training stops as soon
+    as it returns True (it may also record a history). `progress=True` shows a progress bar;
+    None shows one only in a Jupyter kernel, never under tests or CI.
+    """
     X, y = _check_fit_inputs(model, X, y, epochs, lr, batch_size, weight_decay, loss_fn)
     loss_fn = loss_fn or nn.functional.cross_entropy
     seed_everything(seed)
