@@ -123,6 +123,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                     'interpcourse/controls.py'),
                                        'interpcourse.controls._check_chance': ('controls.html#_check_chance', 'interpcourse/controls.py'),
                                        'interpcourse.controls._check_config': ('controls.html#_check_config', 'interpcourse/controls.py'),
+                                       'interpcourse.controls._check_conv_settings': ( 'controls.html#_check_conv_settings',
+                                                                                       'interpcourse/controls.py'),
                                        'interpcourse.controls._check_features': ( 'controls.html#_check_features',
                                                                                   'interpcourse/controls.py'),
                                        'interpcourse.controls._check_fraction': ( 'controls.html#_check_fraction',
