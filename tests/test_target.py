@@ -1,15 +1,27 @@
-"""Lesson 1's data, target network and hand-written backprop, beyond what the lesson itself shows."""
+"""Lesson 1: data, target network and hand-written backprop, beyond what the lesson shows."""
+
 import numpy as np
 import pytest
 import torch
 
-from interpcourse.target import (NumpyMLP, PostStyleMLP, TargetMLP, all_pairs, encode_pairs, inputs_of,
-                                 modular_data, plot_prediction_table, prediction_table)
+from interpcourse.target import (
+    NumpyMLP,
+    PostStyleMLP,
+    TargetMLP,
+    all_pairs,
+    encode_pairs,
+    inputs_of,
+    modular_data,
+    plot_prediction_table,
+    prediction_table,
+)
 from interpcourse.training import plot_learning_curve
 from interpcourse.training import accuracy, fit, load_model, save_model, seed_everything
 
 
-@pytest.mark.parametrize("op, f", [("add", lambda a, b: a + b), ("sub", lambda a, b: a - b), ("mul", lambda a, b: a * b)])
+@pytest.mark.parametrize(
+    "op, f", [("add", lambda a, b: a + b), ("sub", lambda a, b: a - b), ("mul", lambda a, b: a * b)]
+)
 @pytest.mark.parametrize("p", [2, 5, 11])
 def test_modular_data_labels(op, f, p):
     X, y = modular_data(p=p, n=500, op=op, seed=1)
@@ -28,15 +40,20 @@ def test_all_pairs_is_full_table():
     X, y = all_pairs(4, "add")
     assert len(torch.unique(X, dim=0)) == 16
     a, b = inputs_of(X)
-    assert torch.equal(a, torch.arange(4).repeat_interleave(4)) and torch.equal(b, torch.arange(4).repeat(4))
+    assert torch.equal(a, torch.arange(4).repeat_interleave(4)) and torch.equal(
+        b, torch.arange(4).repeat(4)
+    )
 
 
-@pytest.mark.parametrize("kw, err, match", [
-    (dict(p=1), ValueError, "p must be at least 2"),
-    (dict(p=2.0), TypeError, "p must be an int"),
-    (dict(op="pow"), ValueError, "op must be one of"),
-    (dict(n=0), ValueError, "n must be a positive int"),
-])
+@pytest.mark.parametrize(
+    "kw, err, match",
+    [
+        (dict(p=1), ValueError, "p must be at least 2"),
+        (dict(p=2.0), TypeError, "p must be an int"),
+        (dict(op="pow"), ValueError, "op must be one of"),
+        (dict(n=0), ValueError, "n must be a positive int"),
+    ],
+)
 def test_modular_data_errors(kw, err, match):
     with pytest.raises(err, match=match):
         modular_data(**kw)
@@ -49,12 +66,15 @@ def test_encode_pairs_range_and_inputs_of_width():
         inputs_of(torch.zeros(3, 5))
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(n_layers=2), "n_layers must be an int >= 3"),
-    (dict(p=1), "p must be at least 2"),
-    (dict(width=0), "width must be a positive int"),
-    (dict(init="xavier"), "init must be 'torch' or 'post'"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(n_layers=2), "n_layers must be an int >= 3"),
+        (dict(p=1), "p must be at least 2"),
+        (dict(width=0), "width must be a positive int"),
+        (dict(init="xavier"), "init must be 'torch' or 'post'"),
+    ],
+)
 def test_target_errors(kw, match):
     with pytest.raises(ValueError, match=match):
         TargetMLP(**kw)
@@ -80,7 +100,8 @@ def test_fit_rejects_labels_out_of_range_for_target():
 
 
 def test_post_init():
-    seed_everything(0); m = TargetMLP(init="post")
+    seed_everything(0)
+    m = TargetMLP(init="post")
     assert all(l.bias is None for l in m.linears)
     w1 = m.linear1.weight
     assert (w1 >= 0).all() and (w1 < 2).all() and w1.mean() > 0.7
@@ -89,14 +110,17 @@ def test_post_init():
 
 
 def test_post_config_learns_mod2_add():
-    X, y = modular_data(2, 2000, seed=0); Xt, yt = modular_data(2, 1000, seed=1)
-    seed_everything(0); m = TargetMLP()
+    X, y = modular_data(2, 2000, seed=0)
+    Xt, yt = modular_data(2, 1000, seed=1)
+    seed_everything(0)
+    m = TargetMLP()
     fit(m, X, y, epochs=150, lr=0.01)
     assert accuracy(m, Xt, yt) == 1.0
 
 
 def test_save_load_target(tmp_path):
-    seed_everything(0); m = TargetMLP(p=3, n_layers=4, width=6, init="post")
+    seed_everything(0)
+    m = TargetMLP(p=3, n_layers=4, width=6, init="post")
     m2 = load_model(save_model(m, tmp_path / "t.safetensors"))
     X, _ = all_pairs(3)
     assert m2.config == m.config
@@ -104,7 +128,8 @@ def test_save_load_target(tmp_path):
 
 
 def test_prediction_table_and_plots():
-    seed_everything(0); m = TargetMLP(p=3, n_layers=4, width=4)
+    seed_everything(0)
+    m = TargetMLP(p=3, n_layers=4, width=4)
     pred, conf, truth = prediction_table(m, "mul")
     assert pred.shape == conf.shape == truth.shape == (3, 3)
     assert np.array_equal(truth, np.outer(range(3), range(3)) % 3)
@@ -119,7 +144,8 @@ def test_prediction_table_and_plots():
 
 @pytest.mark.parametrize("init", ["torch", "post"])
 def test_numpy_gradients_match_autograd(init):
-    seed_everything(3); m = TargetMLP(p=4, n_layers=5, width=6, init=init).double()
+    seed_everything(3)
+    m = TargetMLP(p=4, n_layers=5, width=6, init=init).double()
     X, y = modular_data(4, 40, op="mul", seed=2)
     torch.nn.functional.cross_entropy(m(X.double()), y).backward()
     gW, gb = NumpyMLP.from_torch(m).gradients(X.numpy(), y.numpy())
@@ -131,10 +157,12 @@ def test_numpy_gradients_match_autograd(init):
 
 
 def test_numpy_step_decreases_loss_and_errors():
-    seed_everything(0); net = NumpyMLP.from_torch(TargetMLP(p=3, n_layers=4, width=8))
+    seed_everything(0)
+    net = NumpyMLP.from_torch(TargetMLP(p=3, n_layers=4, width=8))
     X, y = all_pairs(3)
     before = net.loss(X.numpy(), y.numpy())
-    for _ in range(20): net.step(X.numpy(), y.numpy(), lr=0.5)
+    for _ in range(20):
+        net.step(X.numpy(), y.numpy(), lr=0.5)
     assert net.loss(X.numpy(), y.numpy()) < before
     with pytest.raises(ValueError, match="weights\\[1\\] has 3 rows"):
         NumpyMLP([np.zeros((2, 4)), np.zeros((3, 2))])
@@ -143,19 +171,29 @@ def test_numpy_step_decreases_loss_and_errors():
 
 
 def test_post_style_gradient_differs_from_true_gradient():
-    seed_everything(0); m = TargetMLP(init="post")
+    seed_everything(0)
+    m = TargetMLP(init="post")
     X, y = modular_data(2, 64, seed=0)
     post = PostStyleMLP.from_torch(m).gradients(X.numpy(), y.numpy())[0]
     true = NumpyMLP.from_torch(m).gradients(X.numpy(), y.numpy())[0]
     assert any(not np.allclose(a, b) for a, b in zip(post, true))
 
 
-@pytest.mark.parametrize("op, match", [
-    (lambda a, b: a / b, "op must give a whole number for every pair, got nan for a = 0, b = 0"),
-    (lambda a, b: a**0.5, "op must give a whole number for every pair, got 1.41421 for a = 2, b = 0"),
-    (lambda a, b: 3, r"op must give one value per pair, shape \(25,\), got \(\)"),
-    (lambda a, b: a + 0.5j, "op must give whole numbers for every pair, got dtype"),
-])
+@pytest.mark.parametrize(
+    "op, match",
+    [
+        (
+            lambda a, b: a / b,
+            "op must give a whole number for every pair, got nan for a = 0, b = 0",
+        ),
+        (
+            lambda a, b: a**0.5,
+            "op must give a whole number for every pair, got 1.41421 for a = 2, b = 0",
+        ),
+        (lambda a, b: 3, r"op must give one value per pair, shape \(25,\), got \(\)"),
+        (lambda a, b: a + 0.5j, "op must give whole numbers for every pair, got dtype"),
+    ],
+)
 def test_callable_op_must_give_whole_numbers(op, match):
     with pytest.raises(ValueError, match=match):
         all_pairs(5, op)
