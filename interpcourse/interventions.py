@@ -125,7 +125,7 @@ def resample_ablation(
 
     return edit
 
-# %% ../nbs/08_interventions.ipynb #94af2283
+# %% ../nbs/08_interventions.ipynb #130c9a25
 def _check_units(units) -> list[int] | None:
     "`units` (None, an int or a sequence of ints >= 0) as a list of ints, or None for all units."
     if units is None:
@@ -165,8 +165,13 @@ def _same_width(out, reference):
 ABLATIONS = {"zero": zero_ablation, "mean": mean_ablation, "resample": resample_ablation}
 
 
-def ablation(how: str, reference, units=None, seed: int = 0) -> Callable:
-    "The ablation edit named `how` (a key of `ABLATIONS`); `reference` is ignored for 'zero'."
+def ablation(
+    how: str,  # 'zero', 'mean' or 'resample' (a key of `ABLATIONS`)
+    reference,  # the layer's activations on reference inputs (unused for 'zero')
+    units: int | Sequence[int] | None = None,  # units to ablate; None: the whole layer
+    seed: int = 0,  # seeds 'resample'
+) -> Callable:  # an edit for `intervene`
+    "The ablation edit named `how`."
     check_choice(how, "how", ABLATIONS)
     if how == "zero":
         return zero_ablation(units)
