@@ -20,6 +20,7 @@ import ast
 import functools
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -34,7 +35,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE_DIR, SHOTS = ROOT / "_site", ROOT / "tests" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's chromium, or any Chromium/Chrome named by $CHROMIUM (scripts/ensure_chromium.sh).
+CHROMIUM = Path(os.environ.get("CHROMIUM") or "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-extensions", "--disable-dev-shm-usage", "--disable-default-apps",
@@ -49,7 +51,7 @@ PLACEHOLDER = re.compile(r"interpcourse\.github\.io|github\.com/interpcourse\b|\
 
 if not CHROMIUM.exists():
     pytest.skip(
-        "chromium is not installed at /usr/bin/chromium (scripts/ensure_chromium.sh installs it)",
+        f"no chromium at {CHROMIUM} (scripts/ensure_chromium.sh installs it; or set CHROMIUM=)",
         allow_module_level=True,
     )
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
