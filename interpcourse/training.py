@@ -403,7 +403,10 @@ def plot_learning_curve(
     ax.set(title=title, xlabel="epoch", ylabel=ylabel)
     if log:
         ax.set_yscale("log")
-        ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        positive = curve[curve > 0]
+        decades = np.log10(positive.max() / positive.min()) if len(positive) else 0.0
+        subs = (1.0, 2.0, 5.0) if decades <= 3 else (1.0,)  # few labels when the range is wide
+        ax.yaxis.set_major_locator(ticker.LogLocator(subs=subs))
         ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
         ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     if label:
