@@ -1,4 +1,6 @@
-"""Lesson 3 (interpcourse.probe): the convolutional probe, decoding accuracy, kernels CSV, bad input, determinism."""
+"""Lesson 3 (interpcourse.probe): the convolutional probe, decoding accuracy, kernels CSV,
+bad input, determinism."""
+
 import re
 
 import pandas as pd
@@ -7,8 +9,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from interpcourse.probe import (ConvProbe, decode_accuracy, default_head_names, fit_probe, held_out_pairs, load_kernels,
-                                majority_baseline, save_kernels)
+from interpcourse.probe import (
+    ConvProbe,
+    decode_accuracy,
+    default_head_names,
+    fit_probe,
+    held_out_pairs,
+    load_kernels,
+    majority_baseline,
+    save_kernels,
+)
 from interpcourse.training import accuracy, fit, load_model, predict, save_model, seed_everything
 
 
@@ -22,31 +32,42 @@ def toy_data(n=64, shape=(5, 5), seed=0):
     "Images whose labels are a function of the image (three 2-class heads)."
     g = torch.Generator().manual_seed(seed)
     images = torch.randn(n, *shape, generator=g)
-    T = torch.stack([(images[:, 0, 0] > 0), (images[:, -1, -1] > 0), (images.sum((1, 2)) > 0)], 1).long()
+    T = torch.stack(
+        [(images[:, 0, 0] > 0), (images[:, -1, -1] > 0), (images.sum((1, 2)) > 0)], 1
+    ).long()
     return images, T
 
 
 # ---------------------------------------------------------------- construction
-@pytest.mark.parametrize("kw, match", [
-    (dict(kernel_size=(6, 2)), r"kernel_size \(6, 2\) is larger than the image \(image_shape \(5, 5\)\)"),
-    (dict(kernel_size=(2, 9)), r"kernel_size \(2, 9\) is larger than the image"),
-    (dict(image_shape=(3, 8), kernel_size=4), r"kernel_size \(4, 4\) is larger than the image"),
-    (dict(kernel_size=0), "kernel_size must be a positive int or a pair"),
-    (dict(kernel_size=(2, 2, 2)), "kernel_size must be a positive int or a pair"),
-    (dict(image_shape=(5,)), "image_shape must be a positive int or a pair"),
-    (dict(image_shape=(5, 0)), "image_shape must be a positive int or a pair"),
-    (dict(n_kernels=0), "n_kernels must be a positive int"),
-    (dict(n_kernels=2.0), "n_kernels must be a positive int"),
-    (dict(hidden=(30, 0)), "hidden must be a sequence of positive ints"),
-    (dict(hidden="30"), "hidden must be a sequence of positive ints"),
-    (dict(heads=()), "heads must not be empty"),
-    (dict(heads=(2, 1)), "heads must give each head at least 2 classes"),
-    (dict(heads=(2, 2.5)), "heads must be a sequence of positive ints"),
-    (dict(dropout=1.0), r"dropout must be a probability in \[0, 1\)"),
-    (dict(dropout=-0.1), r"dropout must be a probability in \[0, 1\)"),
-    (dict(head_names=["a", "b"]), "head_names must be 3 distinct strings"),
-    (dict(head_names=["a", "a", "b"]), "head_names must be 3 distinct strings"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (
+            dict(kernel_size=(6, 2)),
+            r"kernel_size \(6, 2\) is larger than the image \(image_shape \(5, 5\)\)",
+        ),
+        (dict(kernel_size=(2, 9)), r"kernel_size \(2, 9\) is larger than the image"),
+        (dict(image_shape=(3, 8), kernel_size=4), r"kernel_size \(4, 4\) is larger than the image"),
+        (dict(kernel_size=0), "kernel_size must be a positive int or a pair"),
+        (dict(kernel_size=(2, 2, 2)), "kernel_size must be a positive int or a pair"),
+        (dict(image_shape=(5,)), "image_shape must be a positive int or a pair"),
+        (dict(image_shape=(5, 0)), "image_shape must be a positive int or a pair"),
+        (dict(n_kernels=0), "n_kernels must be a positive int"),
+        (dict(n_kernels=2.0), "n_kernels must be a positive int"),
+        (dict(hidden=(30, 0)), "hidden must be a sequence of positive ints"),
+        (dict(hidden="30"), "hidden must be a sequence of positive ints"),
+        (dict(heads=()), "heads must not be empty"),
+        (dict(heads=(2, 1)), "heads must give each head at least 2 classes"),
+        (dict(heads=(2, 2.5)), "heads must be a sequence of positive ints"),
+        (dict(dropout=1.0), r"dropout must be a probability in \[0, 1\)"),
+        (dict(dropout=-0.1), r"dropout must be a probability in \[0, 1\)"),
+        (dict(head_names=["a", "b"]), "head_names must be 3 distinct strings"),
+        (dict(head_names=["a", "a", "b"]), "head_names must be 3 distinct strings"),
+        (dict(head_names="abc"), "head_names must be 3 distinct strings"),
+        (dict(dropout="0.5"), r"dropout must be a probability in \[0, 1\)"),
+        (dict(dropout=float("nan")), r"dropout must be a probability in \[0, 1\)"),
+    ],
+)
 def test_probe_bad_arguments(kw, match):
     kw.setdefault("image_shape", (5, 5))
     with pytest.raises(ValueError, match=match):
@@ -63,19 +84,33 @@ def test_probe_shapes_and_options():
     no_hidden = probe(hidden=(), heads=(3, 4))
     assert [o.shape for o in no_hidden(torch.zeros(2, 5, 5))] == [(2, 3), (2, 4)]
     assert no_hidden.head_names == default_head_names(2) == ["head0", "head1"]
-    assert probe(kernel_size=5).response_shape == (1, 1)  # a kernel as large as the image still fits
+    assert probe(kernel_size=5).response_shape == (
+        1,
+        1,
+    )  # a kernel as large as the image still fits
 
 
-@pytest.mark.parametrize("images, match", [
-    (torch.zeros(3, 25), "images must have 3 dimensions"),
-    (torch.zeros(3, 1, 5, 5), "images must have 3 dimensions"),
-    (torch.zeros(3, 5, 4), re.escape("images must have shape (n, 5, 5) for this probe, got (3, 5, 4)")),
-    (torch.full((2, 5, 5), float("nan")), "images contains NaN"),
-    (torch.full((2, 5, 5), float("inf")), "images contains NaN or infinite"),
-])
+@pytest.mark.parametrize(
+    "images, match",
+    [
+        (torch.zeros(3, 25), "images must have 3 dimensions"),
+        (torch.zeros(3, 1, 5, 5), "images must have 3 dimensions"),
+        (
+            torch.zeros(3, 5, 4),
+            re.escape("images must have shape (n, 5, 5) for this probe, got (3, 5, 4)"),
+        ),
+        (torch.full((2, 5, 5), float("nan")), "images contains NaN"),
+        (torch.full((2, 5, 5), float("inf")), "images contains NaN or infinite"),
+    ],
+)
 def test_probe_bad_images(images, match):
     p = probe()
-    for f in (p, p.responses, p.winners, lambda x: decode_accuracy(p, x, torch.zeros(len(x), 3, dtype=torch.long))):
+    for f in (
+        p,
+        p.responses,
+        p.winners,
+        lambda x: decode_accuracy(p, x, torch.zeros(len(x), 3, dtype=torch.long)),
+    ):
         with pytest.raises(ValueError, match=match):
             f(images)
 
@@ -91,11 +126,15 @@ def test_responses_are_a_valid_convolution_and_forward_uses_their_max():
     images = torch.randn(7, 4, 6)
     r = p.responses(images).detach()
     torch.testing.assert_close(r, F.conv2d(images[:, None], p.kernels[:, None]))
-    for i in range(3):          # one position by hand
+    for i in range(3):  # one position by hand
         for j in range(4):
-            torch.testing.assert_close(r[:, 1, i, j], (images[:, i:i + 2, j:j + 3] * p.kernels[1]).sum((1, 2)))
+            torch.testing.assert_close(
+                r[:, 1, i, j], (images[:, i : i + 2, j : j + 3] * p.kernels[1]).sum((1, 2))
+            )
     seen = {}
-    handle = p.body[0].register_forward_pre_hook(lambda m, inp: seen.setdefault("x", inp[0].detach()))
+    handle = p.body[0].register_forward_pre_hook(
+        lambda m, inp: seen.setdefault("x", inp[0].detach())
+    )
     try:
         p(images)
     finally:
@@ -120,7 +159,11 @@ def test_decode_accuracy_values():
     p = probe()
     images, T = toy_data(40)
     acc = decode_accuracy(p, images, T)
-    assert isinstance(acc, pd.DataFrame) and list(acc.columns) == ["a", "b", "output", "all"] and len(acc) == 1
+    assert (
+        isinstance(acc, pd.DataFrame)
+        and list(acc.columns) == ["a", "b", "output", "all"]
+        and len(acc) == 1
+    )
     pred = predict(p, images)
     for i, name in enumerate(["a", "b", "output"]):
         assert acc[name].item() == pytest.approx((pred[:, i] == T[:, i]).float().mean().item())
@@ -140,14 +183,26 @@ def test_decode_accuracy_single_head_and_other_models():
     assert list(acc.columns) == ["head0", "all"]
 
 
-@pytest.mark.parametrize("targets, match", [
-    (torch.zeros(8, 2, dtype=torch.long), re.escape("targets must have one column per head of the probe, shape (n, 3)")),
-    (torch.zeros(8, dtype=torch.long), re.escape("targets must have one column per head of the probe, shape (n, 3)")),
-    (torch.tensor([[0, 0, 2]] * 8), re.escape("targets column 2 ('output') has label 2, but that head has only 2 classes")),
-    (torch.zeros(7, 3, dtype=torch.long), "targets must have 8 rows"),
-    (torch.full((8, 3), -1), "targets labels must be >= 0"),
-    (torch.full((8, 3), 0.5), "targets must hold whole-number class labels"),
-])
+@pytest.mark.parametrize(
+    "targets, match",
+    [
+        (
+            torch.zeros(8, 2, dtype=torch.long),
+            re.escape("targets must have one column per head of the probe, shape (n, 3)"),
+        ),
+        (
+            torch.zeros(8, dtype=torch.long),
+            re.escape("targets must have one column per head of the probe, shape (n, 3)"),
+        ),
+        (
+            torch.tensor([[0, 0, 2]] * 8),
+            re.escape("targets column 2 ('output') has label 2, but that head has only 2 classes"),
+        ),
+        (torch.zeros(7, 3, dtype=torch.long), "targets must have 8 rows"),
+        (torch.full((8, 3), -1), "targets labels must be >= 0"),
+        (torch.full((8, 3), 0.5), "targets must hold whole-number class labels"),
+    ],
+)
 def test_decode_accuracy_bad_targets(targets, match):
     with pytest.raises(ValueError, match=match):
         decode_accuracy(probe(), torch.zeros(8, 5, 5), targets)
@@ -167,6 +222,17 @@ def test_majority_baseline():
         majority_baseline(T, ["x"])
     with pytest.raises(ValueError, match=re.escape("targets must have shape (n, heads)")):
         majority_baseline(T[:, 0])
+    with pytest.raises(
+        ValueError, match=re.escape("targets must have shape (n, heads) with n >= 1")
+    ):
+        majority_baseline(T[:0])
+    with pytest.raises(TypeError, match="head_names must be a sequence of strings, got str"):
+        majority_baseline(T, "xyz")
+
+
+def test_decode_accuracy_no_images():
+    with pytest.raises(ValueError, match="images must hold at least one image, got 0"):
+        decode_accuracy(probe(), torch.zeros(0, 5, 5), torch.zeros(0, 3, dtype=torch.long))
 
 
 # ---------------------------------------------------------------- training with fit
@@ -217,7 +283,9 @@ def test_kernels_csv_round_trip(tmp_path):
     path = save_kernels(p, tmp_path / "kernels.csv")
     df = pd.read_csv(path, index_col="kernel")
     assert list(df.columns) == ["r0c0", "r0c1", "r1c0", "r1c1"] and len(df) == 3
-    torch.testing.assert_close(torch.tensor(df.to_numpy(), dtype=torch.float32).view(3, 2, 2), p.kernels, rtol=0, atol=1e-7)
+    torch.testing.assert_close(
+        torch.tensor(df.to_numpy(), dtype=torch.float32).view(3, 2, 2), p.kernels, rtol=0, atol=1e-7
+    )
     fresh = probe()
     assert not torch.equal(fresh.kernels, p.kernels)
     assert load_kernels(fresh, path) is fresh
@@ -244,6 +312,27 @@ def test_kernels_csv_errors(tmp_path):
         load_kernels(p, tmp_path / "nan.csv")
 
 
+def test_kernels_csv_bad_paths(tmp_path):
+    "Files and folders a new user might pass: each error names the path and says what is wrong."
+    p = probe()
+    with pytest.raises(FileNotFoundError, match="the folder .*missing does not exist"):
+        save_kernels(p, tmp_path / "missing" / "k.csv")
+    with pytest.raises(TypeError, match="path must be a str or os.PathLike, got NoneType"):
+        save_kernels(p, None)
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        save_kernels(p, tmp_path)
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        load_kernels(p, tmp_path)
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "notes.txt").write_text("hello\nworld\n")
+    for name in ("empty.csv", "notes.txt"):
+        with pytest.raises(ValueError, match="is not a kernels CSV written by save_kernels"):
+            load_kernels(p, tmp_path / name)
+    (tmp_path / "words.csv").write_text("kernel,r0c0,r0c1,r1c0,r1c1\n" + "0,a,b,c,d\n" * 3)
+    with pytest.raises(TypeError, match="must hold real numbers"):
+        load_kernels(p, tmp_path / "words.csv")
+
+
 def test_save_model_round_trip(tmp_path):
     p, _ = train(0, 0)
     p2 = load_model(save_model(p, tmp_path / "probe.safetensors"))
@@ -254,7 +343,10 @@ def test_save_model_round_trip(tmp_path):
 
 
 # ---------------------------------------------------------------- held-out pairs
-@pytest.mark.parametrize("p, slope, sums_distinct", [(3, 2, False), (5, 2, True), (7, 2, True), (7, 3, True), (9, 4, True)])
+@pytest.mark.parametrize(
+    "p, slope, sums_distinct",
+    [(3, 2, False), (5, 2, True), (7, 2, True), (7, 3, True), (9, 4, True)],
+)
 def test_held_out_pairs(p, slope, sums_distinct):
     held = held_out_pairs(p, slope=slope)
     a, b = torch.arange(p).repeat_interleave(p), torch.arange(p).repeat(p)
@@ -262,7 +354,9 @@ def test_held_out_pairs(p, slope, sums_distinct):
     assert torch.equal(b[held], (slope * a[held] + 1) % p)
     for v in (a, b):  # one held-out pair per value of a and of b
         assert torch.equal(torch.bincount(v[held], minlength=p), torch.ones(p, dtype=torch.long))
-    assert (len(torch.unique((a + b)[held] % p)) == p) == sums_distinct  # distinct sums iff slope + 1 is coprime to p
+    assert (
+        len(torch.unique((a + b)[held] % p)) == p
+    ) == sums_distinct  # distinct sums iff slope + 1 is coprime to p
 
 
 def test_held_out_pairs_errors():
@@ -297,3 +391,9 @@ def test_fit_probe_bad_input():
         fit_probe(probe(), images, T[:, :1])
     with pytest.raises(ValueError, match="epochs must be a positive int"):
         fit_probe(probe(), images, T, max_epochs=0)
+    with pytest.raises(ValueError, match="max_epochs must be a positive int, got 2.0"):
+        fit_probe(probe(), images, T, max_epochs=2.0)
+    with pytest.raises(ValueError, match="images must hold at least one image, got 0"):
+        fit_probe(probe(), images[:0], T[:0])
+    with pytest.raises(TypeError, match="probe must be a torch.nn.Module"):
+        fit_probe("probe", images, T)
