@@ -229,12 +229,21 @@ def _check_config(c) -> None:
         raise TypeError(f"stop_when_fit must be True or False, got {c.stop_when_fit!r}")
     if "unseen" in c.splits and round(c.test_frac * c.p**2) >= c.p**2:
         raise ValueError(f"test_frac={c.test_frac} would hold out all {c.p**2} input pairs")
-    if "conv" in c.probes:  # the conv probe checks its own settings
-        heads = (c.p,) * 3
-        ConvProbe((c.n_layers - 2, c.width), c.n_kernels, c.kernel_size, c.hidden, heads, c.dropout)
+    if "conv" in c.probes:
+        _check_conv_settings(c)
     for name in ("kernel_size", "hidden"):  # sequences as tuples: hashable, readable in attrs
         if isinstance(getattr(c, name), Sequence):
             setattr(c, name, tuple(getattr(c, name)))
+
+
+def _check_conv_settings(c) -> None:
+    "The conv probe's settings of config `c`, checked by building one; errors name the field."
+    image = (c.n_layers - 2, c.width)
+    try:
+        ConvProbe(image, c.n_kernels, c.kernel_size, c.hidden, (c.p,) * 3, c.dropout)
+    except ValueError as e:
+        where = f"n_layers - 2 = {image[0]} rows, width = {image[1]} columns"
+        raise ValueError(f"{e} (the conv probe reads images of {where})") from None
 
 
 def _config(config):
