@@ -78,7 +78,7 @@ def output_weight_titles(
 
 # %% ../nbs/05_shapes.ipynb #68bb84f1
 def _stacked_images(X) -> np.ndarray:
-    "Checked images `(n, rows, cols)` or `(n, 1, rows, cols)`, as `(n, rows, cols)`."
+    "Checked images `(n, rows, cols)` or `(n, 1, rows, cols)`, all inked, as `(n, rows, cols)`."
     t = as_float_tensor(X, "X", ndim=(3, 4)).numpy()
     if t.ndim == 4 and t.shape[1] != 1:
         raise ValueError(f"X must have one channel, shape (n, 1, rows, cols), got {t.shape}")
