@@ -144,6 +144,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                        'interpcourse.controls._labels': ('controls.html#_labels', 'interpcourse/controls.py'),
                                        'interpcourse.controls._make_probe': ('controls.html#_make_probe', 'interpcourse/controls.py'),
                                        'interpcourse.controls._n_held_out': ('controls.html#_n_held_out', 'interpcourse/controls.py'),
+                                       'interpcourse.controls._names_all': ('controls.html#_names_all', 'interpcourse/controls.py'),
                                        'interpcourse.controls._pair_index': ('controls.html#_pair_index', 'interpcourse/controls.py'),
                                        'interpcourse.controls._pair_table': ('controls.html#_pair_table', 'interpcourse/controls.py'),
                                        'interpcourse.controls._probe_scores': ('controls.html#_probe_scores', 'interpcourse/controls.py'),

@@ -45,7 +45,7 @@ def record_activations(
         "A forward hook that stores the output of the module called `name`."
 
         def hook(module, inputs, output):
-            recorded[name] = _output_tensor(name, output).detach().clone()
+            recorded[name] = _checked_output(name, output, recorded).detach().clone()
 
         return hook
 
@@ -117,8 +117,14 @@ def _layer_names(model: nn.Module, layers) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _output_tensor(name: str, output) -> torch.Tensor:
-    "`output` of the module `name` if it is a tensor; a TypeError naming `layers` otherwise."
+def _checked_output(name: str, output, recorded: dict) -> torch.Tensor:
+    "`output` of the module `name`, if a tensor and the module's first run; errors name `layers`."
+    if name in recorded:
+        raise ValueError(
+            f"layers: module {name!r} ran more than once in one forward pass (one module reused"
+            " for several layers?), so its outputs cannot be told apart; give each use its own"
+            " module"
+        )
     if not isinstance(output, torch.Tensor):
         raise TypeError(
             f"layers: module {name!r} returned {type(output).__name__}, expected a tensor"

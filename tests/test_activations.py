@@ -133,6 +133,24 @@ def test_hooks_removed_when_a_hook_raises():
     assert no_hooks(m)
 
 
+def test_module_that_runs_twice_is_refused():
+    "One module reused for several layers: its outputs cannot be told apart, so it is refused."
+
+    class Reused(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.first, self.second, self.act = nn.Linear(3, 3), nn.Linear(3, 3), nn.ReLU()
+
+        def forward(self, x):
+            return self.act(self.second(self.act(self.first(x))))
+
+    m = Reused()
+    with pytest.raises(ValueError, match="layers: module 'act' ran more than once"):
+        record_activations(m, torch.zeros(2, 3))
+    assert no_hooks(m)
+    assert list(record_activations(m, torch.zeros(2, 3), layers="second")) == ["second"]
+
+
 def test_layer_that_does_not_run():
     class Skip(nn.Module):
         def __init__(self):
