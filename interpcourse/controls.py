@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from .training import fit, predict, accuracy, seed_everything, saveable
 from .training import as_float_tensor, as_label_tensor, check_int, check_ints
-from .training import check_number
+from .training import check_number, heads_of
 from .target import TargetMLP, all_pairs, inputs_of
 from .activations import record_activations, activation_images, probe_targets
 from .probe import ConvProbe, decode_accuracy
@@ -22,23 +22,6 @@ from .probe import ConvProbe, decode_accuracy
 __all__ = ['SPLITS', 'PROBES', 'NETWORKS', 'TARGETS', 'HEADS', 'LinearProbe', 'unseen_pair_split', 'control_targets',
            'selectivity', 'ControlConfig', 'target_networks', 'run_controls', 'summarise_controls', 'format_summary',
            'plot_controls', 'layer_features', 'layer_probes', 'plot_layer_probes']
-
-# %% ../nbs/07_controls.ipynb #5a1c0e01
-def _check_heads(heads) -> tuple[int, ...]:
-    "`heads` as a tuple of class counts, each at least 2; errors name `heads`."
-    heads = check_ints(heads, "heads")
-    if min(heads) < 2:
-        raise ValueError(f"heads must give each head at least 2 classes, got {heads}")
-    return heads
-
-
-def _check_features(X, in_shape: tuple[int, ...]) -> torch.Tensor:
-    "`X` as a float tensor of shape (n, *in_shape); errors name `X`."
-    X = as_float_tensor(X, "X")
-    if tuple(X.shape[1:]) != in_shape:
-        dims = ", ".join(map(str, in_shape))
-        raise ValueError(f"X must have shape (n, {dims}) for this probe, got {tuple(X.shape)}")
-    return X
 
 # %% ../nbs/07_controls.ipynb #552200bf
 @saveable
@@ -59,6 +42,42 @@ class LinearProbe(nn.Module):
     def forward(self, X) -> tuple[torch.Tensor, ...]:
         logits = self.linear(_check_features(X, self.in_shape).flatten(1))
         return tuple(logits.split(list(self.heads), dim=1))
+
+# %% ../nbs/07_controls.ipynb #5a1c0e01
+def _check_heads(heads) -> tuple[int, ...]:
+    "`heads` as a tuple of class counts, each at least 2; errors name `heads`."
+    heads = check_ints(heads, "heads")
+    if min(heads) < 2:
+        raise ValueError(f"heads must give each head at least 2 classes, got {heads}")
+    return heads
+
+
+def _check_features(X, in_shape: tuple[int, ...]) -> torch.Tensor:
+    "`X` as a float tensor of shape (n, *in_shape); errors name `X`."
+    X = as_float_tensor(X, "X")
+    if tuple(X.shape[1:]) != in_shape:
+        dims = ", ".join(map(str, in_shape))
+        raise ValueError(f"X must have shape (n, {dims}) for this probe, got {tuple(X.shape)}")
+    return X
+
+# %% ../nbs/07_controls.ipynb #3b7d90a2
+def unseen_pair_split(
+    targets,  # labels (n, k >= 2), columns a and b first: the rows of one pair stay together
+    test_frac: float = 0.25,  # fraction of the distinct input pairs to hold out, in (0, 1)
+    seed: int = 0,  # seeds the choice of held-out pairs (an int >= 0)
+) -> tuple[torch.Tensor, torch.Tensor]:  # row indices (train, test)
+    "Row indices `(train, test)` holding out a random `test_frac` of the distinct input pairs."
+    T, pairs, inv = _pair_index(targets)
+    k = _n_held_out(test_frac, len(pairs))
+    g = torch.Generator().manual_seed(check_int(seed, "seed", 0))
+    for _ in range(1000):  # redraw until every held-out label also occurs in training
+        test = torch.isin(inv, torch.randperm(len(pairs), generator=g)[:k])
+        if _test_labels_seen(T, test):
+            return torch.where(~test)[0], torch.where(test)[0]
+    raise ValueError(
+        f"test_frac={test_frac} leaves some label of targets only among held-out pairs"
+        " in 1000 draws; lower test_frac"
+    )
 
 # %% ../nbs/07_controls.ipynb #6df20ebf
 def _pair_index(targets, name: str = "targets"):
@@ -92,24 +111,16 @@ def _test_labels_seen(T, test) -> bool:
     "Whether every label of the `test` rows of `T` also occurs, in its column, in the other rows."
     return all(torch.isin(T[test, j], T[~test, j]).all() for j in range(T.shape[1]))
 
-# %% ../nbs/07_controls.ipynb #3b7d90a2
-def unseen_pair_split(
-    targets,  # labels (n, k >= 2), columns a and b first: the rows of one pair stay together
-    test_frac: float = 0.25,  # fraction of the distinct input pairs to hold out, in (0, 1)
-    seed: int = 0,  # seeds the choice of held-out pairs (an int >= 0)
-) -> tuple[torch.Tensor, torch.Tensor]:  # row indices (train, test)
-    "Row indices `(train, test)` holding out a random `test_frac` of the distinct input pairs."
-    T, pairs, inv = _pair_index(targets)
-    k = _n_held_out(test_frac, len(pairs))
+# %% ../nbs/07_controls.ipynb #42c04dde
+def control_targets(
+    targets,  # labels (n, k >= 2), columns a and b first; each column a function of the pair
+    seed: int = 0,  # seeds the shuffles (an int >= 0)
+) -> torch.Tensor:  # control labels, int64, the shape of `targets`
+    "Hewitt & Liang's control task: each column's labels shuffled across the distinct input pairs."
+    table, inv = _pair_table(targets)  # one row of labels per distinct pair
     g = torch.Generator().manual_seed(check_int(seed, "seed", 0))
-    for _ in range(1000):  # redraw until every held-out label also occurs in training
-        test = torch.isin(inv, torch.randperm(len(pairs), generator=g)[:k])
-        if _test_labels_seen(T, test):
-            return torch.where(~test)[0], torch.where(test)[0]
-    raise ValueError(
-        f"test_frac={test_frac} leaves some label of targets only among held-out pairs"
-        " in 1000 draws; lower test_frac"
-    )
+    shuffled = [table[torch.randperm(len(table), generator=g), j] for j in range(table.shape[1])]
+    return torch.stack(shuffled, dim=1)[inv]  # back to one row per example
 
 # %% ../nbs/07_controls.ipynb #7c2e41d5
 def _pair_table(targets) -> tuple[torch.Tensor, torch.Tensor]:
@@ -125,16 +136,15 @@ def _pair_table(targets) -> tuple[torch.Tensor, torch.Tensor]:
         )
     return table, inv
 
-# %% ../nbs/07_controls.ipynb #42c04dde
-def control_targets(
-    targets,  # labels (n, k >= 2), columns a and b first; each column a function of the pair
-    seed: int = 0,  # seeds the shuffles (an int >= 0)
-) -> torch.Tensor:  # control labels, int64, the shape of `targets`
-    "Hewitt & Liang's control task: each column's labels shuffled across the distinct input pairs."
-    table, inv = _pair_table(targets)  # one row of labels per distinct pair
-    g = torch.Generator().manual_seed(check_int(seed, "seed", 0))
-    shuffled = [table[torch.randperm(len(table), generator=g), j] for j in range(table.shape[1])]
-    return torch.stack(shuffled, dim=1)[inv]  # back to one row per example
+# %% ../nbs/07_controls.ipynb #696a3566
+def selectivity(
+    task,  # accuracy on the probing task in [0, 1]: a number or an array
+    control,  # accuracy on the control task, the same shape as `task`
+):  # task - control: a float, or an array for arrays
+    "Hewitt & Liang's selectivity: task accuracy minus control-task accuracy."
+    t, c = _check_accuracies(task, control)
+    out = t - c
+    return float(out) if out.ndim == 0 else out
 
 # %% ../nbs/07_controls.ipynb #9d4a6b13
 def _accuracies(v, name: str) -> np.ndarray:
@@ -158,21 +168,71 @@ def _check_accuracies(task, control) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"control must have the shape of task, {t.shape}, got {c.shape}")
     return t, c
 
-# %% ../nbs/07_controls.ipynb #696a3566
-def selectivity(
-    task,  # accuracy on the probing task in [0, 1]: a number or an array
-    control,  # accuracy on the control task, the same shape as `task`
-):  # task - control: a float, or an array for arrays
-    "Hewitt & Liang's selectivity: task accuracy minus control-task accuracy."
-    t, c = _check_accuracies(task, control)
-    out = t - c
-    return float(out) if out.ndim == 0 else out
-
-# %% ../nbs/07_controls.ipynb #e8b0c4a7
-SPLITS = ("seen", "unseen")
+# %% ../nbs/07_controls.ipynb #0563ddba
+SPLITS = ("seen", "unseen")  # where the probe is tested: on its training pairs, or on new ones
 PROBES = ("conv", "linear")
 NETWORKS = ("trained", "untrained", "partial")
-TARGETS = ("model answer", "true answer", "control")
+TARGETS = ("model answer", "true answer", "control")  # what the probe's third head names
+
+
+@dataclass
+class ControlConfig:
+    "Everything the control experiments depend on: target network, seeds, probes, what to run."
+
+    p: int = 7  # the modulus: a, b and the answer take the values 0 … p-1
+    op: str = "add"  # the target's operation, as `all_pairs` takes it ("add", "sub", "mul")
+    n_layers: int = 5  # the target's layers: the image has n_layers - 2 hidden rows
+    width: int = 16  # units per hidden layer of the target
+    init: str = "torch"  # the target's initialisation, "torch" or "post" (see `TargetMLP`)
+    seeds: Sequence[int] = (0, 1, 2, 3, 4)  # every experiment runs once per seed (ints >= 0)
+    target_epochs: int = 300  # the most epochs the target trains for
+    target_lr: float = 0.01  # the target's learning rate
+    partial_accuracy: float = 0.5  # the partial network stops once its accuracy reaches this
+    test_frac: float = 0.25  # the fraction of input pairs held out on the unseen split
+    probe_epochs: int = 200  # the most epochs a probe trains for
+    conv_lr: float = 0.03  # the conv probe's learning rate
+    linear_lr: float = 0.1  # the linear probe's learning rate
+    n_kernels: int = 3  # the conv probe's kernels
+    kernel_size: Sequence[int] = (2, 2)  # the conv probe's kernel size (rows, columns)
+    hidden: Sequence[int] = (30, 30)  # the conv probe's hidden layer sizes
+    dropout: float = 0.0  # the conv probe's dropout
+    decimals: int | None = None  # round the activation images to these decimals; None: don't
+    stop_when_fit: bool = True  # stop a probe once it names all its training rows right
+    splits: Sequence[str] = SPLITS  # which of "seen" and "unseen" to run
+    probes: Sequence[str] = PROBES  # which of "conv" and "linear" to train
+    networks: Sequence[str] = NETWORKS  # which of "trained", "untrained" and "partial" to read
+    targets: Sequence[str] = TARGETS  # which of "model answer", "true answer", "control"
+
+    def __post_init__(self):
+        _check_config(self)  # errors name the field; selections become tuples in canonical order
+
+
+def target_networks(
+    config: ControlConfig,  # the target's settings; `config.networks` says which to build
+    seed: int = 0,  # seeds the initial weights and the training
+) -> dict[str, TargetMLP]:  # {name: network}, in the order of `config.networks`
+    "The target at initialisation, partly trained and fully trained, all from one `seed`."
+    config = _config(config)
+    X, y = all_pairs(config.p, config.op)
+    goal = {"trained": 1.0, "partial": config.partial_accuracy}  # train until this accuracy
+    nets = {}
+    for name in config.networks:
+        seed_everything(seed)  # the same initial weights for all three
+        nets[name] = net = TargetMLP(config.p, config.n_layers, config.width, config.init)
+        if name in goal:
+            fit(
+                net,
+                X,
+                y,
+                epochs=config.target_epochs,
+                lr=config.target_lr,
+                seed=seed,
+                until=lambda m, goal=goal[name]: accuracy(m, X, y) >= goal,
+                progress=False,
+            )
+    return nets
+
+# %% ../nbs/07_controls.ipynb #e8b0c4a7
 _CHOICES = (SPLITS, PROBES, NETWORKS, TARGETS)  # the allowed values of ControlConfig's selections
 
 
@@ -253,116 +313,10 @@ def _config(config):
         raise TypeError(f"config must be a ControlConfig, got {type(config).__name__}")
     return config
 
-# %% ../nbs/07_controls.ipynb #0563ddba
-@dataclass
-class ControlConfig:
-    "Everything the control experiments depend on: target network, seeds, probes, what to run."
-
-    p: int = 7  # the modulus: a, b and the answer take the values 0 … p-1
-    op: str = "add"  # the target's operation, as `all_pairs` takes it ("add", "sub", "mul")
-    n_layers: int = 5  # the target's layers: the image has n_layers - 2 hidden rows
-    width: int = 16  # units per hidden layer of the target
-    init: str = "torch"  # the target's initialisation, "torch" or "post" (see `TargetMLP`)
-    seeds: Sequence[int] = (0, 1, 2, 3, 4)  # every experiment runs once per seed (ints >= 0)
-    target_epochs: int = 300  # the most epochs the target trains for
-    target_lr: float = 0.01  # the target's learning rate
-    partial_accuracy: float = 0.5  # the partial network stops once its accuracy reaches this
-    test_frac: float = 0.25  # the fraction of input pairs held out on the unseen split
-    probe_epochs: int = 200  # the most epochs a probe trains for
-    conv_lr: float = 0.03  # the conv probe's learning rate
-    linear_lr: float = 0.1  # the linear probe's learning rate
-    n_kernels: int = 3  # the conv probe's kernels
-    kernel_size: Sequence[int] = (2, 2)  # the conv probe's kernel size (rows, columns)
-    hidden: Sequence[int] = (30, 30)  # the conv probe's hidden layer sizes
-    dropout: float = 0.0  # the conv probe's dropout
-    decimals: int | None = None  # round the activation images to these decimals; None: don't
-    stop_when_fit: bool = True  # stop a probe once it names all its training rows right
-    splits: Sequence[str] = SPLITS  # which of "seen" and "unseen" to run
-    probes: Sequence[str] = PROBES  # which of "conv" and "linear" to train
-    networks: Sequence[str] = NETWORKS  # which of "trained", "untrained" and "partial" to read
-    targets: Sequence[str] = TARGETS  # which of "model answer", "true answer", "control"
-
-    def __post_init__(self):
-        _check_config(self)  # errors name the field; selections become tuples in canonical order
-
-
-def target_networks(
-    config: ControlConfig,  # the target's settings; `config.networks` says which to build
-    seed: int = 0,  # seeds the initial weights and the training
-) -> dict[str, TargetMLP]:  # {name: network}, in the order of `config.networks`
-    "The target at initialisation, partly trained and fully trained, all from one `seed`."
-    config = _config(config)
-    X, y = all_pairs(config.p, config.op)
-    goal = {"trained": 1.0, "partial": config.partial_accuracy}  # train until this accuracy
-    nets = {}
-    for name in config.networks:
-        seed_everything(seed)  # the same initial weights for all three
-        nets[name] = net = TargetMLP(config.p, config.n_layers, config.width, config.init)
-        if name in goal:
-            fit(
-                net,
-                X,
-                y,
-                epochs=config.target_epochs,
-                lr=config.target_lr,
-                seed=seed,
-                until=lambda m, goal=goal[name]: accuracy(m, X, y) >= goal,
-                progress=False,
-            )
-    return nets
-
-# %% ../nbs/07_controls.ipynb #27a22f4f
+# %% ../nbs/07_controls.ipynb #4f0d7b3e
 HEADS = ("a", "b", "output", "all")  # every result row's accuracies: three heads, all heads right
 
 
-def _labels(net: TargetMLP, X, y, target: str, seed: int) -> torch.Tensor:
-    "The probe's labels (n, 3) for one kind of `target`: model answer, true answer or control."
-    T = probe_targets(net, X)
-    if target == "true answer":
-        T[:, 2] = y
-    return control_targets(T, seed) if target == "control" else T
-
-
-def _make_probe(kind: str, image_shape, config: ControlConfig):
-    "A fresh probe of `kind` ('conv' or 'linear') for images of `image_shape`; its learning rate."
-    heads = (config.p,) * 3
-    if kind == "linear":
-        return LinearProbe(image_shape, heads), config.linear_lr
-    probe = ConvProbe(
-        image_shape,
-        n_kernels=config.n_kernels,
-        kernel_size=config.kernel_size,
-        hidden=config.hidden,
-        heads=heads,
-        dropout=config.dropout,
-    )
-    return probe, config.conv_lr
-
-
-def _train_probe(kind, images, labels, train, config, seed):
-    "A fresh probe trained on the `train` rows, stopping once it fits them if `stop_when_fit`."
-    seed_everything(seed)
-    probe, lr = _make_probe(kind, tuple(images.shape[1:]), config)
-    F, T = images[train], labels[train]
-    until = (lambda m: accuracy(m, F, T) == 1.0) if config.stop_when_fit else None
-    curve = fit(probe, F, T, config.probe_epochs, lr, seed=seed, until=until, progress=False)
-    return probe, len(curve)
-
-
-def _probe_scores(kind, images, labels, train, test, config, seed) -> dict:
-    "Train a probe on the `train` rows; its accuracies on the `test` rows and the epochs it ran."
-    probe, epochs = _train_probe(kind, images, labels, train, config, seed)
-    scores = decode_accuracy(probe, images[test], labels[test]).iloc[0]
-    return dict(scores, epochs=epochs)
-
-
-def _split(split: str, truth, config, seed) -> tuple[torch.Tensor, torch.Tensor]:
-    "Rows `(train, test)` of one split: all rows twice for seen, `unseen_pair_split` for unseen."
-    if split == "seen":
-        return torch.arange(len(truth)), torch.arange(len(truth))
-    return unseen_pair_split(truth, config.test_frac, seed)
-
-# %% ../nbs/07_controls.ipynb #4f0d7b3e
 def run_controls(
     config: ControlConfig | None = None,  # what to run; None: the default `ControlConfig()`
 ) -> pd.DataFrame:  # one row of test accuracies per seed, split, network, target and probe
@@ -394,6 +348,61 @@ def run_controls(
     out = pd.DataFrame(rows)
     out.attrs["config"] = asdict(config)
     return out
+
+# %% ../nbs/07_controls.ipynb #27a22f4f
+def _labels(net: TargetMLP, X, y, target: str, seed: int) -> torch.Tensor:
+    "The probe's labels (n, 3) for one kind of `target`: model answer, true answer or control."
+    T = probe_targets(net, X)
+    if target == "true answer":
+        T[:, 2] = y
+    return control_targets(T, seed) if target == "control" else T
+
+
+def _make_probe(kind: str, image_shape, config: ControlConfig):
+    "A fresh probe of `kind` ('conv' or 'linear') for images of `image_shape`; its learning rate."
+    heads = (config.p,) * 3
+    if kind == "linear":
+        return LinearProbe(image_shape, heads), config.linear_lr
+    probe = ConvProbe(
+        image_shape,
+        n_kernels=config.n_kernels,
+        kernel_size=config.kernel_size,
+        hidden=config.hidden,
+        heads=heads,
+        dropout=config.dropout,
+    )
+    return probe, config.conv_lr
+
+
+@torch.no_grad()
+def _names_all(model, F, T) -> bool:
+    "Whether every head of `model` names every row of `T` right (a lean `accuracy(...) == 1`)."
+    heads = heads_of(model(F))
+    return all((h.argmax(-1) == T[:, i]).all() for i, h in enumerate(heads))
+
+
+def _train_probe(kind, images, labels, train, config, seed):
+    "A fresh probe trained on the `train` rows, stopping once it fits them if `stop_when_fit`."
+    seed_everything(seed)
+    probe, lr = _make_probe(kind, tuple(images.shape[1:]), config)
+    F, T = images[train], labels[train]
+    until = (lambda m: _names_all(m, F, T)) if config.stop_when_fit else None
+    curve = fit(probe, F, T, config.probe_epochs, lr, seed=seed, until=until, progress=False)
+    return probe, len(curve)
+
+
+def _probe_scores(kind, images, labels, train, test, config, seed) -> dict:
+    "Train a probe on the `train` rows; its accuracies on the `test` rows and the epochs it ran."
+    probe, epochs = _train_probe(kind, images, labels, train, config, seed)
+    scores = decode_accuracy(probe, images[test], labels[test]).iloc[0]
+    return dict(scores, epochs=epochs)
+
+
+def _split(split: str, truth, config, seed) -> tuple[torch.Tensor, torch.Tensor]:
+    "Rows `(train, test)` of one split: all rows twice for seen, `unseen_pair_split` for unseen."
+    if split == "seen":
+        return torch.arange(len(truth)), torch.arange(len(truth))
+    return unseen_pair_split(truth, config.test_frac, seed)
 
 # %% ../nbs/07_controls.ipynb #a75afd17
 _KEYS = ("split", "network", "target", "probe")
