@@ -224,9 +224,8 @@ def separating_positions(
     values = torch.unique(y)
     lo = torch.stack([r[y == v].amin(0) for v in values])  # (classes, kernels, H', W')
     hi = torch.stack([r[y == v].amax(0) for v in values])
-    order = ((lo + hi) / 2).argsort(
-        0
-    )  # sort the classes by the middle of their range, per position
+    # sort the classes by the middle of their range, per position
+    order = ((lo + hi) / 2).argsort(0)
     lo, hi = lo.gather(0, order), hi.gather(0, order)
     return (hi[:-1] < lo[1:]).all(0)  # each class's range ends before the next one's begins
 

@@ -46,10 +46,8 @@ class ConvProbe(nn.Module):
         self.hidden, self.heads_classes = tuple(self.config["hidden"]), tuple(self.config["heads"])
         self.head_names = self.config["head_names"]
         rows, cols = (i - k + 1 for i, k in zip(self.image_shape, self.kernel_size))
-        self.response_shape = (
-            rows,
-            cols,
-        )  # a valid convolution: every position where a kernel fits
+        # a valid convolution: a response at every position where a kernel fits
+        self.response_shape = (rows, cols)
         # 1. the kernels: a convolution with one input channel and no bias
         self.conv = nn.Conv2d(1, self.n_kernels, self.kernel_size, bias=False)
         # 3. after the max over kernels: fully connected tanh layers, each followed by dropout
@@ -269,16 +267,8 @@ def fit_probe(
     def decodes_all(model):
         return accuracy(model, images, targets) == 1.0
 
-    return fit(
-        probe,
-        images,
-        targets,
-        epochs=max_epochs,
-        lr=lr,
-        batch_size=batch_size,
-        seed=seed,
-        until=decodes_all,
-    )
+    settings = dict(epochs=max_epochs, lr=lr, batch_size=batch_size, seed=seed)
+    return fit(probe, images, targets, **settings, until=decodes_all)
 
 
 def _check_max_epochs(max_epochs) -> None:
