@@ -170,8 +170,8 @@ def _check_accuracies(task, control) -> tuple[np.ndarray, np.ndarray]:
 
 # %% ../nbs/07_controls.ipynb #0563ddba
 SPLITS = ("seen", "unseen")  # where the probe is tested: on its training pairs, or on new ones
-PROBES = ("conv", "linear")
-NETWORKS = ("trained", "untrained", "partial")
+PROBES = ("conv", "linear")  # Lesson 3's conv probe, and the linear probe above
+NETWORKS = ("trained", "untrained", "partial")  # the target at three moments of one training run
 TARGETS = ("model answer", "true answer", "control")  # what the probe's third head names
 
 
@@ -198,10 +198,10 @@ class ControlConfig:
     dropout: float = 0.0  # the conv probe's dropout
     decimals: int | None = None  # round the activation images to these decimals; None: don't
     stop_when_fit: bool = True  # stop a probe once it names all its training rows right
-    splits: Sequence[str] = SPLITS  # which of "seen" and "unseen" to run
-    probes: Sequence[str] = PROBES  # which of "conv" and "linear" to train
-    networks: Sequence[str] = NETWORKS  # which of "trained", "untrained" and "partial" to read
-    targets: Sequence[str] = TARGETS  # which of "model answer", "true answer", "control"
+    splits: Sequence[str] = SPLITS  # which splits to run
+    probes: Sequence[str] = PROBES  # which probes to train
+    networks: Sequence[str] = NETWORKS  # which networks to read
+    targets: Sequence[str] = TARGETS  # what the probes name
 
     def __post_init__(self):
         _check_config(self)  # errors name the field; selections become tuples in canonical order
