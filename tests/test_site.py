@@ -427,6 +427,32 @@ def test_solution_folds_and_unfolds(site, browser_context):
     assert not problems, "\n".join(problems)
 
 
+_JS_FOLDED_SOURCE = """() => [...document.querySelectorAll('a.api-source')]
+    .map(a => a.getAttribute('href'))
+    .find(h => { const t = document.getElementById(h.slice(1));
+                 return t && t.closest('details.fold-code'); })"""
+_JS_OPEN = "h => document.getElementById(h.slice(1)).closest('details').open"
+
+
+def test_source_link_opens_folded_code(site, browser_context):
+    "An API block's 'source' link leads to its code on the page, unfolding it when folded."
+    problems = []
+    for name in lesson_pages():
+        page, watch = _open(browser_context, f"{site}/{name}.html")
+        try:
+            href = page.evaluate(_JS_FOLDED_SOURCE)
+            if not href:
+                continue
+            page.locator(f'a.api-source[href="{href}"]').first.click()
+            page.wait_for_function(_JS_OPEN, arg=href, timeout=5_000)
+            problems += [f"{name}.html: {e}" for e in watch.errors]
+        except sync_api.TimeoutError:
+            problems.append(f"{name}.html: following 'source' ({href}) did not open its code")
+        finally:
+            page.close()
+    assert not problems, "\n".join(problems)
+
+
 def test_search_finds_api(site, browser_context):
     terms = search_terms()
     assert "fit" in terms
