@@ -452,9 +452,7 @@ def summarise_controls(
 def format_summary(
     summary: pd.DataFrame,  # the table of `summarise_controls`
     digits: int = 2,  # decimals shown
-) -> (
-    pd.DataFrame
-):  # one column of "mean ± std" strings per quantity (empty where it does not apply)
+) -> pd.DataFrame:  # "mean ± std" strings, a column per quantity ("" where it does not apply)
     "The summary as `mean ± std` strings, one column per quantity."
     if not isinstance(summary, pd.DataFrame) or summary.columns.nlevels != 2:
         raise TypeError("summary must be the DataFrame returned by summarise_controls")
@@ -475,9 +473,12 @@ def _check_chance(chance, attrs: dict):
 
 def _check_heads_choice(heads) -> tuple[str, ...]:
     "`heads` (one name or several) as a non-empty tuple from `HEADS`; errors name `heads`."
-    chosen = (heads,) if isinstance(heads, str) else tuple(heads)
+    try:
+        chosen = (heads,) if isinstance(heads, str) else tuple(heads)
+    except TypeError:  # not iterable
+        chosen = ()
     if not chosen or not all(h in HEADS for h in chosen):
-        raise ValueError(f"heads must be a non-empty selection from {HEADS}, got {chosen!r}")
+        raise ValueError(f"heads must be a non-empty selection from {HEADS}, got {heads!r}")
     return chosen
 
 

@@ -461,6 +461,8 @@ def test_plot_controls_figure_and_bad_input(tiny_summary):
         plot_controls(tiny_summary, heads=("sum",))
     with pytest.raises(ValueError, match="heads must be a non-empty selection"):
         plot_controls(tiny_summary, heads=())
+    with pytest.raises(ValueError, match="heads must be a non-empty selection"):
+        plot_controls(tiny_summary, heads=None)
     for chance in (0, 2, -1):
         with pytest.raises(ValueError, match=r"chance must be in \(0, 1\)"):
             plot_controls(tiny_summary, chance=chance)
