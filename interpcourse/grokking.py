@@ -93,10 +93,11 @@ def _is_int(v) -> bool:
 
 
 def _check_columns(X, p: int) -> None:
-    "Raise a ValueError naming `X` unless it has 2p columns."
-    if not isinstance(X, torch.Tensor) or X.ndim != 2 or X.shape[1] != 2 * p:
-        got = tuple(X.shape) if hasattr(X, "shape") else type(X).__name__
-        raise ValueError(f"X must be a tensor of shape (n, 2p) = (n, {2 * p}), got {got}")
+    "Raise an error naming `X` unless it is a tensor with 2p columns."
+    if not isinstance(X, torch.Tensor):
+        raise TypeError(f"X must be a torch tensor of one-hot pairs, got {type(X).__name__}")
+    if X.ndim != 2 or X.shape[1] != 2 * p:
+        raise ValueError(f"X must have shape (n, 2p) = (n, {2 * p}), got {tuple(X.shape)}")
 
 # %% ../nbs/09_grokking.ipynb #8a65eabff63a45729fe45fb5ade58bdc
 def fourier_spectrum(
@@ -213,8 +214,10 @@ def _record(history: list, X, y, train, test, model: GrokMLP, step: int) -> None
     for split, rows in (("train", train), ("test", test)):
         row[f"{split}_loss"] = nn.functional.cross_entropy(logits[rows], y[rows]).item()
         row[f"{split}_acc"] = (logits[rows].argmax(1) == y[rows]).float().mean().item()
-    row["concentration"] = float(unit_frequencies(model).concentration_a.median())
-    energy = layer_spectrum(model).tolist()
+    energy_a = fourier_spectrum(model.w_a, model.p)  # as unit_frequencies and layer_spectrum
+    top_share = energy_a[:, 1:].max(1).values / energy_a[:, 1:].sum(1)
+    row["concentration"] = float(np.median(top_share.numpy()))
+    energy = (energy_a + fourier_spectrum(model.w_b, model.p)).sum(0).tolist()
     row.update({f"energy_{k}": e for k, e in enumerate(energy)})
     history.append(row)
 

@@ -103,9 +103,9 @@ def test_grokmlp_forward_and_names():
     assert dict(model.named_modules()).keys() == {"", "first", "act", "readout"}
     assert isinstance(model.act, nn.ReLU)
     assert torch.equal(model.w_b, model.first.weight.detach()[:, 7:])
-    with pytest.raises(ValueError, match=r"X must be a tensor of shape \(n, 2p\) = \(n, 14\)"):
+    with pytest.raises(ValueError, match=r"X must have shape \(n, 2p\) = \(n, 14\)"):
         model(X[:, :7])
-    with pytest.raises(ValueError, match="X must be a tensor of shape"):
+    with pytest.raises(TypeError, match="X must be a torch tensor"):
         model(X.numpy())
 
 
@@ -180,6 +180,8 @@ def test_train_grokking_history_and_determinism(small):
         f"energy_{k}" for k in range(6)
     ]
     assert history.train_loss.iloc[-1] < history.train_loss.iloc[0]
+    median = unit_frequencies(model).concentration_a.median()
+    assert abs(history.concentration.iloc[-1] - median) < 1e-5
     np.testing.assert_allclose(
         history.filter(like="energy_").iloc[-1], layer_spectrum(model), rtol=1e-5
     )
