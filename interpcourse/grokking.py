@@ -321,7 +321,7 @@ def plot_waves(
     _check_model(model)
     units = _pick_units(model, units)
     p, info = model.p, unit_frequencies(model)
-    x = np.linspace(0, p - 1, 20 * p)
+    x = np.linspace(0, p - 1, 8 * p)
     fig, axes = plt.subplots(
         len(units),
         2,
