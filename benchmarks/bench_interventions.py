@@ -27,8 +27,8 @@ from interpcourse.interventions import (  # noqa: E402
     patching_effects,
 )
 from interpcourse.activations import record_activations  # noqa: E402
-from interpcourse.target import TargetMLP, all_pairs, encode_pairs, inputs_of  # noqa: E402
-from interpcourse.training import accuracy, fit, seed_everything  # noqa: E402
+from interpcourse.controls import ControlConfig, target_networks  # noqa: E402
+from interpcourse.target import all_pairs, encode_pairs, inputs_of  # noqa: E402
 
 
 def timed(label, f):
@@ -58,18 +58,8 @@ def per_sample_patching(net, X, Xc, y, yc):
 
 def main():
     X, y = all_pairs(7)
-    seed_everything(0)
-    net = TargetMLP(7, n_layers=5, width=16)
-    fit(
-        net,
-        X,
-        y,
-        epochs=300,
-        lr=0.01,
-        seed=0,
-        until=lambda m: accuracy(m, X, y) == 1.0,
-        progress=False,
-    )
+    # Lesson 7's trained p = 7 target, as the lesson uses it
+    net = target_networks(ControlConfig(networks=("trained",)), seed=0)["trained"]
     a, b = inputs_of(X)
     shift = torch.randint(1, 7, (49,), generator=torch.Generator().manual_seed(0))
     Xc, yc = encode_pairs((a + shift) % 7, b, 7), (a + shift + b) % 7

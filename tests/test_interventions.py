@@ -23,9 +23,9 @@ from interpcourse.interventions import (
     resample_ablation,
     zero_ablation,
 )
-from interpcourse.controls import LinearProbe
+from interpcourse.controls import ControlConfig, LinearProbe, target_networks
 from interpcourse.target import TargetMLP, all_pairs, encode_pairs, inputs_of
-from interpcourse.training import accuracy, fit, seed_everything
+from interpcourse.training import seed_everything
 
 torch.set_num_threads(1)
 
@@ -157,20 +157,8 @@ def test_intervene_works_on_any_module(X):
 # ---------------------------------------------------------------- ablations
 @pytest.fixture(scope="module")
 def trained():
-    X, y = all_pairs(7)
-    seed_everything(0)
-    net = TargetMLP(7, n_layers=5, width=16)
-    fit(
-        net,
-        X,
-        y,
-        epochs=300,
-        lr=0.01,
-        seed=0,
-        until=lambda m: accuracy(m, X, y) == 1.0,
-        progress=False,
-    )
-    return net
+    # Lesson 7's trained p = 7 target, as the lesson uses it
+    return target_networks(ControlConfig(networks=("trained",)), seed=0)["trained"]
 
 
 @pytest.fixture(scope="module")
