@@ -7,7 +7,6 @@ probe learns to read."""
 # %% ../nbs/02_activations.ipynb #41d7d08c
 from __future__ import annotations
 from collections.abc import Sequence
-import os
 import zipfile
 from pathlib import Path
 import numpy as np
@@ -15,6 +14,7 @@ import torch
 from torch import nn
 from .training import as_float_tensor, as_label_tensor, check_int, check_number
 from .training import accuracy, fit, predict, seed_everything
+from .training import check_load_path, check_save_path
 from .target import TargetMLP, all_pairs, inputs_of, modular_data
 
 # %% auto #0
@@ -392,7 +392,7 @@ def save_activations(
     targets = as_label_tensor(targets, "targets", n=len(images))
     if targets.ndim != 2:
         raise ValueError(f"targets must have shape (n, heads), got {tuple(targets.shape)}")
-    path = _check_save_path(path, ".npz")
+    path = check_save_path(path, ".npz")
     np.savez(path, images=images.numpy(), targets=targets.numpy())
     return path
 
@@ -408,7 +408,7 @@ def load_activations(
 
 def _read_activation_file(path) -> dict[str, np.ndarray]:
     "The arrays `images` and `targets` of the `.npz` file `path`; clear errors for anything else."
-    path = _check_load_path(path)
+    path = check_load_path(path)
     not_ours = f"path {path} is not an activation file (.npz written by save_activations)"
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{not_ours}, or it is truncated")
@@ -421,29 +421,3 @@ def _read_activation_file(path) -> dict[str, np.ndarray]:
     if len(arrays) != 2:
         raise ValueError(f"path {path} holds {found}, expected arrays 'images' and 'targets'")
     return arrays
-
-
-def _check_save_path(path, suffix: str) -> Path:
-    "`path` (with `suffix` appended if missing) as a Path to a file in a folder that exists."
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    path = Path(path)
-    if path.suffix != suffix:
-        path = path.with_name(path.name + suffix)
-    if path.is_dir():
-        raise IsADirectoryError(f"path {path} is a directory; give a file name")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"cannot save to {path}: the folder {path.parent} does not exist")
-    return path
-
-
-def _check_load_path(path) -> Path:
-    "`path` as a Path to a file that exists; errors name `path`."
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"path {path} does not exist")
-    if path.is_dir():
-        raise IsADirectoryError(f"path {path} is a directory, not a file")
-    return path

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from .training import fit, predict, accuracy, seed_everything, saveable
 from .training import as_float_tensor, as_label_tensor, check_int, check_ints
-from .training import check_number, heads_of
+from .training import check_number, heads_of, is_int
 from .target import TargetMLP, all_pairs, inputs_of
 from .activations import record_activations, activation_images, probe_targets
 from .probe import ConvProbe, decode_accuracy
@@ -249,7 +249,7 @@ def _selection(v, name: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
 
 def _is_seed(s) -> bool:
     "Whether `s` is an int >= 0 (not a bool)."
-    return isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0
+    return is_int(s) and s >= 0
 
 
 def _check_seeds(seeds) -> tuple[int, ...]:
@@ -265,7 +265,7 @@ def _check_seeds(seeds) -> tuple[int, ...]:
 
 def _check_positive_int(v, name: str) -> int:
     "`v` as an int >= 1; errors name `name`."
-    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+    if not is_int(v) or v < 1:
         raise ValueError(f"{name} must be a positive int, got {v!r}")
     return int(v)
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from .training import as_float_tensor, check_choice, check_int, check_number
+from .training import as_float_tensor, check_choice, check_int, check_number, is_int
 from .training import fit, saveable, seed_everything
 from .target import all_pairs
 
@@ -87,11 +87,6 @@ class GrokMLP(nn.Module):
         return self.first.weight.detach()[:, self.p :]
 
 # %% ../nbs/09_grokking.ipynb #504fb2a444614c0babb325280ed9130a
-def _is_int(v) -> bool:
-    "Whether `v` is an int (Python or NumPy), not a bool."
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
 def _check_columns(X, p: int) -> None:
     "Raise an error naming `X` unless it is a tensor with 2p columns."
     if not isinstance(X, torch.Tensor):
@@ -353,8 +348,8 @@ def _pick_units(model: GrokMLP, units) -> list[int]:
     "`units` checked against the model's width, or the 4 units with the largest weights."
     if units is None:
         return model.first.weight.detach().norm(dim=1).argsort(descending=True)[:4].tolist()
-    units = [units] if _is_int(units) else list(units)
-    bad = [u for u in units if not _is_int(u) or not 0 <= u < model.width]
+    units = [units] if is_int(units) else list(units)
+    bad = [u for u in units if not is_int(u) or not 0 <= u < model.width]
     if not units or bad:
         raise ValueError(f"units must be unit numbers in [0, {model.width}), got {units!r}")
     return [int(u) for u in units]
@@ -459,10 +454,10 @@ def _frequency_mask(model, freqs, keep) -> torch.Tensor:
 
 def _check_freqs(freqs, top: int) -> list[int]:
     "`freqs` (an int or a sequence of ints in 1 ... top) as a list; errors name `freqs`."
-    freqs = [freqs] if _is_int(freqs) else freqs
+    freqs = [freqs] if is_int(freqs) else freqs
     if not isinstance(freqs, Sequence) or isinstance(freqs, str):
         raise TypeError(f"freqs must be an int or a sequence of ints, got {type(freqs).__name__}")
-    bad = [f for f in freqs if not _is_int(f) or not 1 <= f <= top]
+    bad = [f for f in freqs if not is_int(f) or not 1 <= f <= top]
     if bad:
         raise ValueError(f"freqs must be frequencies in 1 ... {top} (p // 2), got {bad}")
     return [int(f) for f in freqs]

@@ -6,7 +6,6 @@ ask what that does and does not show."""
 
 # %% ../nbs/03_probe.ipynb #7fe7eb08
 from __future__ import annotations
-import os
 from collections.abc import Sequence
 from pathlib import Path
 import numpy as np
@@ -15,6 +14,7 @@ import torch
 from torch import nn
 from .training import as_float_tensor, as_label_tensor, check_ints, heads_of
 from .training import accuracy, fit, predict, saveable
+from .training import check_load_path, check_save_path, is_int
 
 # %% auto #0
 __all__ = ['ConvProbe', 'default_head_names', 'decode_accuracy', 'majority_baseline', 'fit_probe', 'held_out_pairs',
@@ -110,16 +110,11 @@ def default_head_names(
     return ["a", "b", "output"] if n_heads == 3 else [f"head{i}" for i in range(n_heads)]
 
 
-def _is_int(v) -> bool:
-    "Whether `v` is an int (Python or NumPy), not a bool."
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
 def _pair(v, name: str) -> tuple[int, int]:
     "`v` (an int or two ints) as a pair of positive ints; errors name `name`."
-    pair = (v, v) if _is_int(v) else v
+    pair = (v, v) if is_int(v) else v
     if not (
-        isinstance(pair, Sequence) and len(pair) == 2 and all(_is_int(k) and k >= 1 for k in pair)
+        isinstance(pair, Sequence) and len(pair) == 2 and all(is_int(k) and k >= 1 for k in pair)
     ):
         raise ValueError(
             f"{name} must be a positive int or a pair of positive ints (rows, cols), got {v!r}"
@@ -135,10 +130,10 @@ def _probe_config(image_shape, n_kernels, kernel_size, hidden, heads, dropout, h
             f"kernel_size {kernel_size} is larger than the image (image_shape {image_shape}):"
             " a valid convolution needs the kernel to fit"
         )
-    if not (_is_int(n_kernels) and n_kernels >= 1):
+    if not (is_int(n_kernels) and n_kernels >= 1):
         raise ValueError(f"n_kernels must be a positive int, got {n_kernels!r}")
     hidden = check_ints(hidden, "hidden", allow_empty=True)
-    heads = check_ints((heads,) * 3 if _is_int(heads) else heads, "heads")
+    heads = check_ints((heads,) * 3 if is_int(heads) else heads, "heads")
     if min(heads) < 2:
         raise ValueError(f"heads must give each head at least 2 classes, got {heads}")
     if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
@@ -273,7 +268,7 @@ def fit_probe(
 
 def _check_max_epochs(max_epochs) -> None:
     "Raise a ValueError naming `max_epochs` unless it is a positive int."
-    if not (_is_int(max_epochs) and max_epochs >= 1):
+    if not (is_int(max_epochs) and max_epochs >= 1):
         raise ValueError(f"max_epochs must be a positive int, got {max_epochs!r}")
 
 # %% ../nbs/03_probe.ipynb #f763be3f
@@ -291,7 +286,7 @@ def held_out_pairs(
 def _check_held_out_args(p, slope, offset) -> None:
     "Raise an error naming the argument unless p >= 2, and slope coprime to p, are ints."
     for name, v in (("p", p), ("slope", slope), ("offset", offset)):
-        if not _is_int(v):
+        if not is_int(v):
             raise TypeError(f"{name} must be an int, got {type(v).__name__}")
     if p < 2:
         raise ValueError(f"p must be an int >= 2, got {p!r}")
@@ -307,7 +302,7 @@ def save_kernels(
 ) -> Path:  # `path`
     "Write the probe's kernels to a CSV file: one row per kernel, columns `r{row}c{col}`."
     _check_conv_probe(probe)
-    path = _check_csv_path(path, writing=True)
+    path = check_save_path(path)
     k = probe.kernels
     df = pd.DataFrame(
         k.reshape(len(k), -1).numpy().astype(np.float64), columns=_kernel_columns(probe)
@@ -323,7 +318,7 @@ def load_kernels(
 ) -> ConvProbe:  # `probe`
     "Copy the kernels in the CSV file `path` (written by `save_kernels`) into `probe`."
     _check_conv_probe(probe)
-    values = _read_kernels(probe, _check_csv_path(path, writing=False))
+    values = _read_kernels(probe, check_load_path(path))
     kh, kw = probe.kernel_size
     with torch.no_grad():
         probe.conv.weight.copy_(values.view(probe.n_kernels, 1, kh, kw))
@@ -340,20 +335,6 @@ def _kernel_columns(probe: ConvProbe) -> list[str]:
     "The CSV's columns: `r{row}c{col}` for every entry of a kernel."
     kh, kw = probe.kernel_size
     return [f"r{i}c{j}" for i in range(kh) for j in range(kw)]
-
-
-def _check_csv_path(path, writing: bool) -> Path:
-    "`path` as a Path to a file to write (in a folder that exists) or to read; errors name `path`."
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"path {path} is a directory, not a file")
-    if writing and not path.parent.is_dir():
-        raise FileNotFoundError(f"cannot save to {path}: the folder {path.parent} does not exist")
-    if not writing and not path.exists():
-        raise FileNotFoundError(f"path {path} does not exist")
-    return path
 
 
 def _read_kernels(probe: ConvProbe, path: Path) -> torch.Tensor:

@@ -15,9 +15,9 @@ import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'MODEL_CLASSES', 'seed_everything', 'as_float_tensor', 'as_label_tensor', 'check_int', 'check_ints',
-           'check_number', 'check_choice', 'make_optimizer', 'heads_of', 'fit', 'predict', 'accuracy',
-           'plot_learning_curve', 'saveable', 'save_model', 'load_model']
+__all__ = ['OPTIMIZERS', 'MODEL_CLASSES', 'seed_everything', 'as_float_tensor', 'as_label_tensor', 'is_int', 'check_int',
+           'check_ints', 'check_number', 'check_choice', 'make_optimizer', 'heads_of', 'fit', 'predict', 'accuracy',
+           'plot_learning_curve', 'saveable', 'check_save_path', 'check_load_path', 'save_model', 'load_model']
 
 # %% ../nbs/00_training.ipynb #5f9c0707
 def seed_everything(
@@ -102,22 +102,24 @@ def as_label_tensor(
     return t
 
 # %% ../nbs/00_training.ipynb #2a53384d
+def is_int(
+    v,  # any value
+) -> bool:  # True for a Python or NumPy int, False for a bool and everything else
+    "Whether `v` is an int (Python or NumPy), not a bool: the test every int check shares."
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
 def check_int(
     v,  # the value to check
     name: str,  # the argument's name, used in error messages
     low: int,  # the smallest allowed value
 ) -> int:  # `v` as a Python int
     "`v` as an int of at least `low`; errors name `name`."
-    if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+    if not is_int(v):
         raise TypeError(f"{name} must be an int, got {type(v).__name__}")
     if v < low:
         raise ValueError(f"{name} must be at least {low}, got {v}")
     return int(v)
-
-
-def _is_positive_int(k) -> bool:
-    "Whether `k` is an int (not a bool) of at least 1."
-    return isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1
 
 
 def check_ints(
@@ -126,9 +128,9 @@ def check_ints(
     allow_empty: bool = False,  # whether an empty sequence is allowed
 ) -> tuple[int, ...]:  # `v` as a tuple of Python ints
     "`v` (an int or a sequence of ints >= 1) as a tuple; errors name `name`."
-    seq = (v,) if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else v
+    seq = (v,) if is_int(v) else v
     is_seq = isinstance(seq, Sequence) and not isinstance(seq, str)
-    if not is_seq or not all(_is_positive_int(k) for k in seq):
+    if not is_seq or not all(is_int(k) and k >= 1 for k in seq):
         raise ValueError(f"{name} must be a sequence of positive ints, got {v!r}")
     if not seq and not allow_empty:
         raise ValueError(f"{name} must not be empty")
@@ -431,27 +433,44 @@ def saveable(
     return cls
 
 
-def _check_save_path(path) -> Path:
-    "`path` as a Path to a file that `save_model` can write: not a folder, in a folder that exists."
-    path = Path(path)
+def _check_path_type(path) -> Path:
+    "`path` as a Path; a TypeError names `path` when it is neither a str nor an os.PathLike."
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    return Path(path)
+
+
+def check_save_path(
+    path,  # the file to write
+    suffix: str = "",  # appended to the name when the path does not end with it, e.g. ".npz"
+) -> Path:  # `path` (with `suffix`) as a Path
+    "`path` as a file that can be written: not a folder, in a folder that exists; errors name it."
+    path = _check_path_type(path)
+    if suffix and path.suffix != suffix:
+        path = path.with_name(path.name + suffix)
     if path.is_dir():
-        raise IsADirectoryError(
-            f"path {path} is a directory; give a file name, e.g. {path}/model.safetensors"
-        )
+        raise IsADirectoryError(f"path {path} is a directory; give a file name, e.g. {path}/name")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"cannot save to {path}: the folder {path.parent} does not exist")
     return path
 
 
-def _read_model_file(path) -> tuple[dict, dict]:
-    "The metadata and tensors of the course model file `path`, with clear errors for anything else."
-    path = Path(path)
+def check_load_path(
+    path,  # the file to read
+    kind: str = "a file",  # what the file should be, for the error when `path` is a folder
+) -> Path:  # `path` as a Path
+    "`path` as a file that exists: not missing, not a folder; errors name `path`."
+    path = _check_path_type(path)
     if not path.exists():
         raise FileNotFoundError(f"path {path} does not exist")
     if path.is_dir():
-        raise IsADirectoryError(
-            f"path {path} is a directory, not a course model file (safetensors)"
-        )
+        raise IsADirectoryError(f"path {path} is a directory, not {kind}")
+    return path
+
+
+def _read_model_file(path) -> tuple[dict, dict]:
+    "The metadata and tensors of the course model file `path`, with clear errors for anything else."
+    path = check_load_path(path, "a course model file (safetensors)")
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
@@ -473,7 +492,7 @@ def save_model(
     if name not in MODEL_CLASSES or not hasattr(model, "config"):
         need = "a course model registered with @saveable and holding .config"
         raise TypeError(f"model must be {need}, got {name}")
-    path = _check_save_path(path)
+    path = check_save_path(path)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(path), metadata={"class": name, "config": json.dumps(model.config)})
     return path
