@@ -19,7 +19,7 @@ from .target import all_pairs
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'ADAMW', 'grokking_data', 'Square', 'GrokMLP', 'fourier_spectrum', 'unit_frequencies', 'layer_spectrum',
            'train_grokking', 'first_step', 'plot_grokking', 'plot_weights', 'plot_waves', 'key_frequencies',
-           'plot_spectrum', 'restrict_frequencies', 'energy_share', 'plot_progress', 'offset_profile']
+           'plot_spectrum', 'restrict_frequencies', 'filter_waves', 'energy_share', 'plot_progress', 'offset_profile']
 
 # %% ../nbs/09_grokking.ipynb #8763a12b2bbd4a93a75aff182afb95dc
 def _n_train(p: int, frac) -> int:
@@ -432,20 +432,34 @@ def restrict_frequencies(
     keep: bool = True,  # True: keep only `freqs` (and the constant); False: remove `freqs`
 ) -> GrokMLP:  # a copy whose first-layer weights hold only the chosen frequencies
     "A copy of `model` whose first-layer waves are restricted to `freqs`, or stripped of them."
-    mask = _frequency_mask(model, freqs, keep)
+    _check_model(model)
     restricted = copy.deepcopy(model)
     W = restricted.first.weight.data.view(model.width, 2, model.p)  # unit, a or b, value
-    W.copy_(torch.fft.irfft(torch.fft.rfft(W) * mask, n=model.p))
+    W.copy_(filter_waves(W, freqs, keep))
     return restricted
 
+
+def filter_waves(
+    weights,  # any tensor with an axis over the input values 0 ... p-1
+    freqs: int | Sequence[int],  # frequencies in 1 ... p//2
+    keep: bool = True,  # True: keep only `freqs` (and the constant); False: remove `freqs`
+    dim: int = -1,  # the axis over the input values
+) -> torch.Tensor:  # a new tensor of the same shape
+    "`weights` with only the waves at `freqs` (and the constant) along `dim`, or without them."
+    W, dim = _check_wave_axis(weights, dim)
+    p = W.shape[dim]
+    mask = _frequency_mask(p, freqs, keep)
+    shape = [1] * W.ndim
+    shape[dim] = len(mask)  # broadcast the mask along the other axes
+    return torch.fft.irfft(torch.fft.rfft(W, dim=dim) * mask.view(shape), n=p, dim=dim)
+
 # %% ../nbs/09_grokking.ipynb #f68f0888c55a4478ace3eac39384dff4
-def _frequency_mask(model, freqs, keep) -> torch.Tensor:
+def _frequency_mask(p: int, freqs, keep) -> torch.Tensor:
     "Which Fourier coefficients to keep, (p//2 + 1,) booleans; errors name the argument."
-    _check_model(model)
     if not isinstance(keep, bool):
         raise TypeError(f"keep must be True or False, got {type(keep).__name__}")
-    mask = torch.zeros(model.p // 2 + 1, dtype=torch.bool)
-    mask[_check_freqs(freqs, model.p // 2)] = True
+    mask = torch.zeros(p // 2 + 1, dtype=torch.bool)
+    mask[_check_freqs(freqs, p // 2)] = True
     if not keep:
         mask = ~mask
     mask[0] = True  # the constant term always stays
@@ -461,6 +475,18 @@ def _check_freqs(freqs, top: int) -> list[int]:
     if bad:
         raise ValueError(f"freqs must be frequencies in 1 ... {top} (p // 2), got {bad}")
     return [int(f) for f in freqs]
+
+
+def _check_wave_axis(weights, dim) -> tuple[torch.Tensor, int]:
+    "`weights` as a float tensor and `dim` as a valid axis of at least 3 values; errors name them."
+    W = as_float_tensor(weights, "weights")
+    if not is_int(dim):
+        raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+    if not -W.ndim <= dim < W.ndim:
+        raise ValueError(f"dim must be an axis of weights (shape {tuple(W.shape)}), got {dim}")
+    if W.shape[dim] < 3:
+        raise ValueError(f"weights must have at least 3 values along dim {dim}, got {W.shape[dim]}")
+    return W, int(dim) % W.ndim
 
 # %% ../nbs/09_grokking.ipynb #9082857fd66e4025bba99b1a80c5d976
 def energy_share(
