@@ -243,11 +243,11 @@ def plot_grokking(
     "Accuracy and loss on the training and test pairs against the step; returns the Figure."
     import matplotlib.pyplot as plt
 
-    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
-    for split, colour in (("train", "C0"), ("test", "C1")):
+    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(8, 3.2), layout="constrained")
+    for split, style in (("train", dict(color="C0")), ("test", dict(color="C1", ls="--"))):
         label = f"{split} pairs"
-        acc_ax.plot(history.step, history[f"{split}_acc"], color=colour, label=label)
-        loss_ax.plot(history.step, history[f"{split}_loss"], color=colour, label=label)
+        acc_ax.plot(history.step, history[f"{split}_acc"], label=label, **style)
+        loss_ax.plot(history.step, history[f"{split}_loss"], label=label, **style)
     for column, goal, text in (("train_acc", 1.0, "train 100%"), ("test_acc", 0.99, "test 99%")):
         step = first_step(history, column, goal)
         if step is not None:
@@ -268,37 +268,58 @@ def plot_grokking(
     return fig
 
 # %% ../nbs/09_grokking.ipynb #46a27a456b804aa2a380d5edf15a5daf
+def _phases(model: GrokMLP) -> tuple[np.ndarray, np.ndarray]:
+    "Each unit's top frequency over `a`, and the phase of its wave at that frequency."
+    freqs = unit_frequencies(model).freq_a.to_numpy()
+    coef = torch.fft.rfft(model.w_a, dim=1)[torch.arange(model.width), torch.tensor(freqs)]
+    return freqs, coef.angle().numpy()
+
+
 def _unit_order(model: GrokMLP) -> np.ndarray:
-    "Units sorted by top frequency over `a`, then by concentration."
-    units = unit_frequencies(model)
-    return np.lexsort((-units.concentration_a.to_numpy(), units.freq_a.to_numpy()))
+    "Units sorted by top frequency over `a`, then by the phase of that wave."
+    freqs, phases = _phases(model)
+    return np.lexsort((phases, freqs))
+
+
+def _along_wave(weights, freqs) -> np.ndarray:
+    "Each row re-read along its wave: position j holds the weight at the x with k·x ≡ j (mod p)."
+    W = np.atleast_2d(np.asarray(weights))
+    p = W.shape[1]
+    ks = np.broadcast_to(np.asarray(freqs), (len(W),))
+    order = np.argsort(np.outer(ks, np.arange(p)) % p, axis=1, kind="stable")
+    return np.take_along_axis(W, order, axis=1).reshape(np.shape(weights))
 
 
 def plot_weights(
     model: GrokMLP,  # the network to draw
-    title: str = "First-layer weights, one row per unit (sorted by top frequency)",  # the title
+    title: str = "First-layer weights over a, one row per unit (sorted by phase)",  # the title
 ):  # the Figure
-    "Each unit's weights over `a` and over `b` as an image on one colour scale; returns the Figure."
+    "Each unit's weights over `a` as stored, and re-read along its top-frequency wave."
     import matplotlib.pyplot as plt
 
     _check_model(model)
-    order = _unit_order(model)
-    freqs = unit_frequencies(model).freq_a.to_numpy()[order]
-    lim = float(model.first.weight.detach().abs().max())
-    fig, axes = plt.subplots(1, 2, figsize=(10, 5.2), sharey=True, layout="constrained")
-    for ax, side, W in zip(axes, "ab", (model.w_a, model.w_b)):
+    freqs, phases = _phases(model)
+    order = np.argsort(phases, kind="stable")
+    W = model.w_a[order].numpy()
+    lim = float(np.abs(W).max())
+    fig, axes = plt.subplots(1, 2, figsize=(8, 4.2), sharey=True, layout="constrained")
+    panels = (
+        (W, "input value a", "as stored: the weight at a"),
+        (
+            _along_wave(W, freqs[order]),
+            "k·a mod p   (k: the unit's top frequency)",
+            "re-read along each unit's wave",
+        ),
+    )
+    for ax, (image, xlabel, name) in zip(axes, panels):
         im = ax.imshow(
-            W[order].numpy(),
-            cmap="RdBu_r",
-            vmin=-lim,
-            vmax=lim,
-            aspect="auto",
-            interpolation="nearest",
+            image, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto", interpolation="nearest"
         )
-        ax.set(xlabel=f"input value {side}", title=f"weights over {side}")
-    ticks = np.flatnonzero(np.r_[True, freqs[1:] != freqs[:-1]])[::3]
-    axes[0].set_yticks(ticks, [f"{f}" for f in freqs[ticks]], fontsize=7)
-    axes[0].set_ylabel("unit, labelled by its top frequency")
+        ax.set(xlabel=xlabel, title=name)
+    degrees = np.array([-180, -90, 0, 90, 180])
+    rows = np.interp(np.radians(degrees), phases[order], np.arange(model.width))
+    axes[0].set_yticks(rows, [f"{d}°" for d in degrees])
+    axes[0].set_ylabel(f"the {model.width} units, by the phase of their wave")
     fig.colorbar(im, ax=axes, shrink=0.8, label="weight (shared scale)")
     fig.suptitle(title)
     plt.close(fig)
@@ -320,7 +341,7 @@ def plot_waves(
     fig, axes = plt.subplots(
         len(units),
         2,
-        figsize=(10, 1.7 * len(units) + 0.6),
+        figsize=(8, 1.5 * len(units) + 0.7),
         sharex=True,
         squeeze=False,
         layout="constrained",
@@ -395,7 +416,7 @@ def plot_spectrum(
     layer, freqs = layer / layer.sum(), np.arange(1, len(layer) + 1)
     key = np.isin(freqs, key_frequencies(model, share))
     fig, (img_ax, bar_ax) = plt.subplots(
-        1, 2, figsize=(11, 4.2), layout="constrained", gridspec_kw=dict(width_ratios=(1.1, 1))
+        1, 2, figsize=(8, 3.6), layout="constrained", gridspec_kw=dict(width_ratios=(1.1, 1))
     )
     im = img_ax.imshow(
         energy,
@@ -408,19 +429,20 @@ def plot_spectrum(
     fig.colorbar(im, ax=img_ax, label="share of the unit's energy")
     img_ax.set(
         xlabel="frequency",
-        ylabel="unit (sorted by top frequency)",
+        ylabel=f"the {model.width} units, by top frequency",
+        yticks=[],
         title="each unit's weights over a",
     )
-    bar_ax.bar(freqs[key], layer[key], color="C1", label=f"key frequencies ({key.sum()})")
-    bar_ax.bar(freqs[~key], layer[~key], color="0.7", label="the others")
+    bar_ax.bar(freqs[key], layer[key], color="C1", label=f"key: {key.sum()} ({share:.0%})")
+    bar_ax.bar(freqs[~key], layer[~key], color="0.7", hatch="//", label="others")
     bar_ax.axhline(1 / len(freqs), color="k", ls=":", lw=0.8, label="equal shares")
     bar_ax.set(
         xlabel="frequency",
         ylabel="share of the layer's energy",
-        title=f"the whole layer (a and b); key: {share:.0%} of the energy",
-        ylim=(0, 1.3 * layer.max()),
+        title="the whole layer, over a and b",
+        ylim=(0, 1.5 * layer.max()),
     )
-    bar_ax.legend(fontsize=8, loc="upper center", ncol=3)
+    bar_ax.legend(fontsize=8, loc="upper left", ncol=2)
     fig.suptitle(title)
     plt.close(fig)
     return fig
@@ -515,27 +537,31 @@ def plot_progress(
     import matplotlib.pyplot as plt
 
     share, n_freqs = energy_share(history, freqs), _history_energy(history).shape[1] - 1
-    fig, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True, layout="constrained")
+    fig, axes = plt.subplots(3, 1, figsize=(8, 6), sharex=True, layout="constrained")
     axes[0].plot(history.step, history.train_acc, color="C0", label="train pairs")
-    axes[0].plot(history.step, history.test_acc, color="C1", label="test pairs")
-    axes[0].set(ylabel="accuracy", ylim=(-0.02, 1.02), title="accuracy")
+    axes[0].plot(history.step, history.test_acc, color="C1", ls="--", label="test pairs")
+    axes[0].set(ylabel="accuracy", title="accuracy")
+    axes[0].legend(fontsize=8, loc="center right")
     axes[1].plot(history.step, history.concentration, color="C2")
-    axes[1].set(
-        ylabel="median share",
-        ylim=(0, 1),
-        title="each unit's energy at its top frequency (median over units)",
+    axes[1].set(ylabel="median share", title="each unit's energy at its top frequency (median)")
+    axes[2].plot(history.step, share, color="C3")
+    equal = len(freqs) / n_freqs  # the share if every frequency had the same energy
+    axes[2].axhline(equal, color="k", ls=":", lw=0.8)
+    axes[2].annotate(
+        f"{len(freqs)} of {n_freqs} frequencies at equal shares: {equal:.2f}",
+        (0, equal),
+        xytext=(0, -10),
+        textcoords="offset points",
+        va="top",
+        fontsize=8,
     )
-    axes[2].plot(history.step, share, color="C3", label=f"the {len(freqs)} key frequencies")
-    axes[2].axhline(
-        len(freqs) / n_freqs,
-        color="k",
-        ls=":",
-        lw=0.8,
-        label=f"{len(freqs)} of {n_freqs} frequencies, equal shares",
+    axes[2].set(
+        xlabel="step",
+        ylabel="share",
+        title=f"the {len(freqs)} key frequencies' share of the energy",
     )
-    axes[2].set(xlabel="step", ylabel="share", title="key frequencies' share of the layer's energy")
-    for ax in (axes[0], axes[2]):
-        ax.legend(fontsize=8, loc="lower right")
+    for ax in axes:
+        ax.set_ylim(0, 1.02)
     fig.suptitle(title)
     plt.close(fig)
     return fig

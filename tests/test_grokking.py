@@ -390,6 +390,37 @@ def test_figures_are_closed_and_labelled(small):
         assert any(ax.get_xlabel() for ax in panels) and any(ax.get_ylabel() for ax in panels)
 
 
+def test_plot_weights_rereads_each_row_along_its_wave(small):
+    from interpcourse.grokking import _along_wave
+
+    model, _ = small
+    fig = plot_weights(model)
+    stored, reread = (ax.images[0].get_array() for ax in fig.axes[:2])
+    freqs = unit_frequencies(model).freq_a.to_numpy()
+    # the same numbers in each row, only in another order
+    np.testing.assert_array_equal(np.sort(stored, 1), np.sort(reread, 1))
+    order = [np.flatnonzero((model.w_a.numpy() == row).all(1))[0] for row in np.asarray(stored)]
+    np.testing.assert_array_equal(reread, _along_wave(np.asarray(stored), freqs[order]))
+    x = np.arange(11)
+    wave = np.cos(2 * np.pi * 3 * x / 11 + 0.5)  # frequency 3, read along its wave: one turn
+    np.testing.assert_allclose(_along_wave(wave, 3), np.cos(2 * np.pi * x / 11 + 0.5), atol=1e-12)
+
+
+def test_plot_progress_axes_and_reference_line(small):
+    model, history = small
+    fig = plot_progress(history, [1, 2])
+    assert all(ax.get_ylim() == (0, 1.02) for ax in fig.axes)  # every share on its full range
+    share_ax = fig.axes[2]
+    assert share_ax.get_legend() is None  # the reference line is labelled on the line itself
+    assert "2 of 5 frequencies at equal shares: 0.40" in [t.get_text() for t in share_ax.texts]
+
+
+def test_plot_waves_units(small):
+    model, _ = small
+    assert len(plot_waves(model, units=3).axes) == 2  # one unit: over a and over b
+    assert plot_waves(model, units=[3, 5]).axes[2].get_title().startswith("unit 5 over a")
+
+
 def test_plot_bad_inputs(small):
     model, _ = small
     with pytest.raises(ValueError, match=r"units must be unit numbers in \[0, 16\)"):
