@@ -322,52 +322,57 @@ def plot_decodable_vs_used(
 ):
     "Per layer: probe accuracy, ablation drop, patching restoration; returns the Figure."
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     networks = list(summary.index.unique("network"))
     layers = list(summary.index.unique("layer"))
     x = np.arange(1, len(layers) + 1)
-    panels = [
-        ("decodable: linear probe on unseen pairs", ["a", "b", "answer"], "probe accuracy"),
-        (
-            "needed: mean ablation",
-            ["layer ablated", "unit ablated (max)", "unit ablated (mean)"],
-            "accuracy drop",
-        ),
-        (
-            "carries the change of a: patching",
-            ["layer patched", "unit patched (max)"],
-            "fraction of logit difference restored",
-        ),
-    ]
-    styles = {
-        networks[0]: dict(ls="-", marker="o"),
-        **{n: dict(ls="--", marker="s") for n in networks[1:]},
-    }
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4.6), sharey=True, layout="constrained")
-    for ax, (title, columns, ylabel) in zip(axes, panels):
-        for k, column in enumerate(columns):
-            for network in networks:
-                if column.endswith("patched") or "patched" in column:
-                    if network in skip_patching:
-                        continue
+    colours = dict(zip(networks, ["C0", "C1", "C2", "C3"]))  # colour: the network, everywhere
+    looks = [dict(marker="o", ls="-"), dict(marker="s", ls="--"), dict(marker="^", ls=":")]
+    fig, axes = plt.subplots(1, 3, figsize=(8, 3.9), layout="constrained")
+    for ax, (title, columns, ylabel) in zip(axes, _DECODABLE_VS_USED_PANELS):
+        shown = [n for n in networks if not ("patched" in columns[0] and n in skip_patching)]
+        n_lines = len(columns) * len(shown)
+        for k, column in enumerate(columns):  # marker and line style: the measure
+            for j, network in enumerate(shown):
+                shift = 0.05 * (k * len(shown) + j - (n_lines - 1) / 2)  # lines never hide
                 values = summary.loc[network].reindex(layers)[column].to_numpy()
-                ax.plot(x, values, color=f"C{k}", label=f"{column}, {network}", **styles[network])
-        ax.set(title=title, xlabel="hidden layer", ylabel=ylabel, xticks=x, ylim=(-0.05, 1.1))
-        ax.title.set_fontsize(10)
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
-    if skip_patching:
-        axes[2].text(
-            0.5,
-            0.04,
-            f"not defined for: {', '.join(skip_patching)}",
-            transform=axes[2].transAxes,
-            ha="center",
-            fontsize=8,
-            color="0.4",
-        )
-    fig.suptitle("Decodable vs used, p = 7 target (solid: trained, dashed: untrained)")
+                ax.plot(x + shift, values, color=colours[network], ms=4, lw=1.2, **looks[k])
+        handles = [Line2D([], [], color="k", ms=4, lw=1.2, **looks[k]) for k in range(len(columns))]
+        ax.legend(handles, columns, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22))
+        ax.set(xlabel="hidden layer", ylabel=ylabel, xticks=x, ylim=(-0.05, 1.08))
+        ax.set_title(title, fontsize=9)
+        if shown != networks:
+            missing = ", ".join(n for n in networks if n not in shown)
+            ax.text(
+                0.5,
+                0.5,
+                f"not defined: {missing}",
+                transform=ax.transAxes,
+                ha="center",
+                fontsize=8,
+                color="0.35",
+            )
+    network_handles = [Line2D([], [], color=colours[n], lw=3) for n in networks]
+    fig.legend(network_handles, networks, loc="outside upper right", ncol=len(networks), fontsize=8)
+    fig.suptitle("Decodable vs used, p = 7 target", x=0.02, ha="left", fontsize=11)
     plt.close(fig)
     return fig
+
+
+_DECODABLE_VS_USED_PANELS = [
+    ("decodable:\nlinear probe on unseen pairs", ["a", "b", "answer"], "probe accuracy"),
+    (
+        "needed:\nmean ablation",
+        ["layer ablated", "unit ablated (max)", "unit ablated (mean)"],
+        "accuracy drop",
+    ),
+    (
+        "carries the change of a:\npatching",
+        ["layer patched", "unit patched (max)"],
+        "share of logit difference restored",
+    ),
+]
 
 # %% ../nbs/08_interventions.ipynb #a463cb4d
 def probe_directions(
@@ -497,7 +502,7 @@ def plot_unit_effects(
                 fontsize=7,
                 color="white" if abs(v) > 0.6 * lim else "black",
             )
-        ax.set_xticks(range(width), [str(u + 1) for u in range(width)])
+        ax.set_xticks(range(width), [str(u) for u in range(width)])  # 0-based, as the code
         ax.set_yticks(range(n_layers), [str(layer + 1) for layer in range(n_layers)])
         ax.set(title=title, xlabel="unit", ylabel="hidden layer")
     fig.colorbar(im, ax=axes[0].tolist(), label=column.replace("_", " "), shrink=0.9)
