@@ -10,13 +10,20 @@ Times, on the trained p = 7 target of Lesson 7 (49 pairs, 3 hidden layers of 16 
 
 Run: `python benchmarks/bench_interventions.py` (one thread, as the lessons use). CPU times are
 reported next to wall times, since the machine may be shared.
+
+`python benchmarks/bench_interventions.py --seeds` instead repeats the lesson's decodable-vs-used
+comparison for the trained target of each of Lesson 7's seeds (0-4) and writes one row per seed
+and hidden layer to `benchmarks/results/interventions_seeds.csv`, which Lesson 8 shows.
 """
 
 import os
+import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 import torch  # noqa: E402
+from dataclasses import replace  # noqa: E402
 
 torch.set_num_threads(1)
 from interpcourse.interventions import (  # noqa: E402
@@ -27,7 +34,7 @@ from interpcourse.interventions import (  # noqa: E402
     patching_effects,
 )
 from interpcourse.activations import record_activations  # noqa: E402
-from interpcourse.controls import ControlConfig, target_networks  # noqa: E402
+from interpcourse.controls import ControlConfig, layer_probes, target_networks  # noqa: E402
 from interpcourse.target import all_pairs, encode_pairs, inputs_of  # noqa: E402
 
 
@@ -76,5 +83,47 @@ def main():
     timed("amnesic_probing of a, tanh1, 2 rounds", lambda: amnesic_probing(net, X, y, a, "tanh1"))
 
 
+RESULTS = Path(__file__).resolve().parent / "results" / "interventions_seeds.csv"
+
+
+def across_seeds(config=ControlConfig()):
+    "Per seed and hidden layer of the trained target: decodable (unseen pairs) vs used."
+    import pandas as pd
+
+    X, y = all_pairs(config.p, config.op)
+    a, b = inputs_of(X)
+    shift = torch.randint(1, config.p, (len(X),), generator=torch.Generator().manual_seed(0))
+    Xc, yc = encode_pairs((a + shift) % config.p, b, config.p), (a + shift + b) % config.p
+    probes = layer_probes(config)
+    probes = probes[(probes.network == "trained") & probes.layer.str.startswith("tanh")]
+    rows = []
+    for seed in config.seeds:
+        net = target_networks(replace(config, networks=("trained",)), seed)["trained"]
+        drops = ablation_effects(net, X, y).groupby("layer").accuracy_drop.max()
+        patched = patching_effects(net, X, Xc, y, yc, per="unit").groupby("layer").restored.max()
+        for layer in net.hidden_names:
+            amnesic = amnesic_probing(net, X, y, a, layer, rounds=1, seed=seed).iloc[1]
+            probe = probes[(probes.seed == seed) & (probes.layer == layer)].iloc[0]
+            rows.append(
+                {
+                    "seed": seed,
+                    "layer": layer,
+                    "a decodable": probe.a,
+                    "answer decodable": probe.output,
+                    "unit ablated (max)": drops[layer],
+                    "unit patched (max)": patched[layer],
+                    "a removed: accuracy": amnesic["network accuracy"],
+                    "random removed: accuracy": amnesic["random accuracy"],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 if __name__ == "__main__":
-    main()
+    if "--seeds" in sys.argv:
+        table = timed("decodable vs used, seeds 0-4", across_seeds)
+        RESULTS.parent.mkdir(exist_ok=True)
+        table.round(4).to_csv(RESULTS, index=False)
+        print(table.groupby("layer").agg(["mean", "std"]).round(2).T.to_string())
+    else:
+        main()
