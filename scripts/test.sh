@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # Set up, then run every check in order, stopping at the first failure: code formatted (ruff),
-# notebooks clean, library in sync with the notebooks, every lesson under nbdev-test, pytest tests/.
-# The browser test is skipped, with one line saying why, when no chromium can be installed.
+# notebooks clean, library in sync with the notebooks, every lesson executed top to bottom with
+# nbdev-test's semantics (ONCE: the same run builds the website and checks the student notebooks),
+# pytest tests/. The browser test is skipped, with one line saying why, when no chromium can be
+# installed. Lessons whose inputs did not change are not executed again (site/lessons.py
+# `cache_key`); `bash scripts/test.sh --force` (or FORCE=1) executes every lesson. Other arguments
+# go to pytest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if [ "${1:-}" = "--force" ]; then
+  export FORCE=1
+  shift
+fi
 source scripts/setup.sh
 pytest_args=()
 bash scripts/ensure_chromium.sh || pytest_args+=(--ignore=tests/test_site.py)
@@ -38,7 +46,9 @@ if [ "$before" != "$(snap interpcourse)" ]; then
   echo "FAILED: nbdev-export changed interpcourse/: it was out of sync with nbs/; commit it" >&2
   exit 1
 fi
-echo "== nbdev-test (every lesson, top to bottom)"
-nbdev-test --n-workers 2
+echo "== every lesson, top to bottom, as nbdev-test runs it (once; the site is built from it)"
+python site/build.py
 echo "== pytest"
+# tests/test_site.py uses the site just built instead of building it again
+export INTERPCOURSE_SITE_BUILT=1
 python -m pytest tests/ -q -p no:cacheprovider ${pytest_args[@]+"${pytest_args[@]}"} "$@"

@@ -1,24 +1,35 @@
 """The course website in a real browser (Debian's chromium driven by playwright; never
 `playwright install`).
 
-The site is (re)built first with site/build.py, which is incremental: it re-executes only notebooks
-whose inputs changed and reuses _site/ otherwise. Then _site/ is served on 127.0.0.1 and every page
-is opened at playwright's default window size (1280 x 720). For every page: every image loaded, no
-console errors, no failed requests, no request to any host but 127.0.0.1, the sidebar links every
-lesson, no nbdev/Quarto directive shown, no code block scrolls sideways, every link is internal (to
-a file and anchor that exist) or to a known real external page, none to the placeholder project
-URLs. On every lesson page: every exported cell's code is there (`#| exports` open, `#| export`
-folded behind "Show code"), every solution is folded behind "Show solution" while questions and
-check cells stay visible, the two download links give valid notebooks. A solution is unfolded and
-folded again by clicking it. Searching for an exported name of every lesson module (and `fit`)
-finds that lesson's page. Screenshots go to tests/screenshots/ (git-ignored).
+The site is built first with site/build.py (incremental: it re-executes only lessons whose inputs
+changed), unless the test command has just built it (INTERPCOURSE_SITE_BUILT=1). Then _site/ is
+served on 127.0.0.1 and ONE browser tab visits every page ONCE, at playwright's default window
+(1280 x 720) and then at a phone's width (390 px), with no fixed waits (it waits for the load
+event, the images' decoding and MathJax's typesetting). Everything is checked on that one visit,
+and each test below asserts on its share of the findings:
+
+- every page: every image loaded, no console errors, no failed requests, no request to any host
+  but 127.0.0.1, the sidebar links every lesson, no nbdev/Quarto directive shown, no code block
+  scrolls sideways, every link internal (to a file and anchor that exist) or to a known real
+  external page, none to the placeholder project URLs. On every lesson page: every exported
+  cell's code is there (`#| exports` open, `#| export` folded behind "Show code"), every solution
+  is folded behind "Show solution" together with its check cell while the questions stay visible,
+  every figure the lesson drew is shown, the two download links give valid notebooks;
+- a solution (with its check) unfolds and folds again when clicked;
+- an API block's "source" link opens its folded code;
+- at 1280 px no display formula (MathJax) and no table is wider than the content column;
+- at 390 px no display formula is cut off (wider than its box and not scrollable), every table
+  wider than the column scrolls inside its own box, and the page itself never scrolls sideways;
+- no figure is drawn much wider than shown (its text would shrink): its intended width (the
+  retina PNG's declared width, else its pixel width) over its shown width is at most 1.35;
+- searching for an exported name of every lesson module (and `fit`) finds that lesson's page.
+
+SCREENSHOTS=1 saves a full-page screenshot of every page to tests/screenshots/ (git-ignored).
 """
 
 from __future__ import annotations
 
-import ast
 import functools
-import importlib.util
 import json
 import os
 import re
@@ -34,21 +45,13 @@ from urllib.parse import urlsplit
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SITE_DIR, SHOTS = ROOT / "_site", ROOT / "tests" / "screenshots"
+SHOTS = ROOT / "tests" / "screenshots"
 # Debian's chromium, or any Chromium/Chrome named by $CHROMIUM (scripts/ensure_chromium.sh).
 CHROMIUM = Path(os.environ.get("CHROMIUM") or "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-extensions", "--disable-dev-shm-usage", "--disable-default-apps",
                  "--no-default-browser-check"]  # fmt: skip
-# External pages the site may link to (real sites; add a host here when a lesson links a new one).
-KNOWN_HOSTS = {"github.com", "nbdev.fast.ai", "www.sphinx-doc.org", "pradyunsg.me",
-               "pytorch.org", "docs.pytorch.org", "numpy.org", "matplotlib.org", "docs.python.org",
-               "arxiv.org", "en.wikipedia.org", "distill.pub", "transformer-circuits.pub",
-               "fastcore.fast.ai", "docs.astral.sh", "jupyter.org", "yann.lecun.com"}  # fmt: skip
-# The project has no public repository or hosted site: no link may point at one.
-PLACEHOLDER = re.compile(r"interpcourse\.github\.io|github\.com/interpcourse\b|\.invalid\b", re.I)
-
 if not CHROMIUM.exists():
     pytest.skip(
         f"no chromium at {CHROMIUM} (scripts/ensure_chromium.sh installs it; or set CHROMIUM=)",
@@ -56,99 +59,19 @@ if not CHROMIUM.exists():
     )
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
 
-_spec = importlib.util.spec_from_file_location("course_site_build", ROOT / "site" / "build.py")
-build = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(build)
-from student import solution_kind  # noqa: E402  (site/, put on sys.path by site/build.py)
-
-
-def lesson_pages() -> dict[str, str]:
-    "{page name: notebook file name} for every lesson the last build contained."
-    return {k: v for k, v in json.loads(build.MANIFEST.read_text()).items() if k != "index"}
-
-
-def search_terms() -> dict[str, str]:
-    "{exported name: page}: `fit`, and the first API block (show_doc) of every lesson page."
-    terms = {"fit": "training"}
-    for page in lesson_pages():
-        cells = json.loads((build.SRC / f"{page}.ipynb").read_text(encoding="utf-8"))["cells"]
-        md = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
-        names = re.findall(r"^\(api-[^)]+\)=\n#+ `?([\w.]+)`?\s*$", md, re.M)
-        names = [n for n in names if "." not in n]
-        if names:
-            terms.setdefault(names[0], page)
-    return terms
-
-
-def _cells(nb_name: str, kinds=("code",)) -> list[tuple[dict, str, dict]]:
-    "(directives, source, cell) of the cells of nbs/`nb_name` whose type is in `kinds`."
-    out = []
-    for c in json.loads((build.NBS / nb_name).read_text(encoding="utf-8"))["cells"]:
-        if c["cell_type"] not in kinds:
-            continue
-        src = "".join(c["source"])
-        d = {m.group(1): m.group(2) for m in re.finditer(r"^#\|\s*([\w-]+):?\s*(.*)$", src, re.M)}
-        out.append((d, src, c))
-    return out
-
-
-def _code_of(src: str) -> str:
-    "A cell's code as the page shows it: without its directive lines."
-    return "\n".join(line for line in src.splitlines() if not line.startswith("#|")).strip()
-
-
-def hidden_lines(nb_name: str) -> set[str]:
-    "Code lines that only `#| hide` cells contain (the page must not show them)."
-    hide, rest = set(), set()
-    for d, src, _ in _cells(nb_name):
-        lines = {ln.strip() for ln in src.splitlines()}
-        lines = {ln for ln in lines if len(ln) > 12 and not ln.startswith("#")}
-        (hide if "hide" in d else rest).update(lines)
-    return hide - rest
-
-
-def expected_folds(nb_name: str) -> list[tuple[str, str | None]]:
-    """(code, where the page must show it) for the code cells of a lesson whose place is prescribed.
-
-    'code': exported with `#| export`/`#| exporti`, folded behind "Show code"; None: visible
-    (`#| exports` cells and the check cell after a solution); 'solution': a worked solution.
-    """
-    out, after_solution = [], False
-    for d, src, c in _cells(nb_name, kinds=("code", "markdown")):
-        kind = solution_kind(c)
-        if c["cell_type"] == "markdown":
-            after_solution = after_solution and kind == "markdown"
-            continue
-        code = _code_of(src)
-        if kind == "code":
-            out.append((code, "solution"))
-        elif "hide" in d or not code:
-            pass
-        elif d.keys() & {"export", "exporti"}:
-            out.append((code, "code"))
-        elif "exports" in d or after_solution:
-            out.append((code, None))
-        after_solution = kind == "code"
-    return out
-
-
-def exported_defs(nb_name: str) -> list[str]:
-    "Public functions and classes that the notebook exports (its module's `__all__`)."
-    mods = {d["default_exp"].strip() for d, _, _ in _cells(nb_name) if d.get("default_exp")}
-    names = []
-    for m in mods:
-        path = ROOT / "interpcourse" / (m.replace(".", "/") + ".py")
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        is_all = lambda n: (
-            isinstance(n, ast.Assign)
-            and any(  # noqa: E731
-                getattr(t, "id", "") == "__all__" for t in n.targets
-            )
-        )
-        alls = next((ast.literal_eval(n.value) for n in tree.body if is_all(n)), [])
-        kinds = (ast.FunctionDef, ast.ClassDef)
-        names += [n.name for n in tree.body if isinstance(n, kinds) and n.name in alls]
-    return names
+from site_expect import (  # noqa: E402  (tests/site_expect.py: what the pages must show)
+    SITE_DIR,
+    _fold_problems,
+    _ids,
+    _link_ok,
+    _external_problem,
+    build,
+    exported_defs,
+    expected_folds,
+    hidden_lines,
+    lesson_pages,
+    search_terms,
+)
 
 
 def test_api_blocks(site):
@@ -165,16 +88,14 @@ def test_api_blocks(site):
 
 @pytest.fixture(scope="module")
 def site():
-    "Build (incrementally) and serve _site/ on a free port of 127.0.0.1."
-    t = time.time()
-    cmd = [sys.executable, str(ROOT / "site" / "build.py")]
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    assert r.returncode == 0, f"site build failed:\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}"
-    print(f"\nsite build: {time.time() - t:.1f} s")
+    "Build (incrementally, unless the test command just did) and serve _site/ on 127.0.0.1."
+    if not os.environ.get("INTERPCOURSE_SITE_BUILT"):
+        t = time.time()
+        cmd = [sys.executable, str(ROOT / "site" / "build.py")]
+        r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode == 0, f"site build failed:\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}"
+        print(f"\nsite build: {time.time() - t:.1f} s")
     assert not (ROOT / "jupyter_execute").exists(), "the build left jupyter_execute/ at the root"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for old in SHOTS.glob("*.png"):  # only this run's pages
-        old.unlink()
     handler = functools.partial(_QuietHandler, directory=str(SITE_DIR))
     srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     th = threading.Thread(target=srv.serve_forever, daemon=True)
@@ -189,26 +110,11 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def browser_context():
-    with (
-        sync_api.sync_playwright() as p,
-        tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile,
-    ):
-        # No viewport given: playwright's default window (1280 x 720) is what we measure in.
-        ctx = p.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            accept_downloads=True,
-        )  # fmt: skip
-        yield ctx
-        ctx.close()
-
-
 class PageWatch:
     "Everything a page asked for, and everything that went wrong while it loaded."
 
     def __init__(self, page):
-        self.requests, self.failed, self.errors = [], [], []
+        self.reset()
         page.on("request", lambda r: self.requests.append(r.url))
         page.on("requestfailed", lambda r: self.failed.append(f"{r.url} ({r.failure})"))
         page.on(
@@ -217,82 +123,15 @@ class PageWatch:
         page.on("console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text}"))
         page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
 
+    def reset(self):
+        "Forget what the previous page did (one tab visits every page)."
+        self.requests, self.failed, self.errors = [], [], []
+
     def foreign(self) -> list[str]:
         "Requests that left 127.0.0.1 (data: and blob: URLs stay in the page)."
         local = ("data", "blob", "about")
         urls = [urlsplit(u) for u in self.requests]
         return [u.geturl() for u in urls if u.scheme not in local and u.hostname != "127.0.0.1"]
-
-
-@functools.cache
-def _ids(rel: str) -> set[str]:
-    return set(re.findall(r'\bid="([^"]+)"', (SITE_DIR / rel).read_text(encoding="utf-8")))
-
-
-def _link_ok(rel: str, href: str) -> bool:
-    "A link inside the site points at a file that exists and, with `#anchor`, at that element."
-    if re.match(r"^[a-z][a-z0-9+.-]*:", href):  # http:, mailto: ... are checked by _external_ok
-        return True
-    path, _, anchor = href.partition("#")
-    target = (Path(rel).parent / path.split("?")[0]).as_posix() if path else rel
-    if not (SITE_DIR / target).is_file():
-        return False
-    return not anchor or not target.endswith(".html") or anchor in _ids(target)
-
-
-def _external_problem(href: str) -> str | None:
-    "Why an absolute link is not allowed (placeholder or unknown host), or None."
-    if PLACEHOLDER.search(href):
-        return "points at the placeholder project URL"
-    parts = urlsplit(href)
-    if parts.scheme in ("http", "https") and parts.hostname not in KNOWN_HOSTS:
-        return f"unknown external host {parts.hostname} (add it to KNOWN_HOSTS if the page is real)"
-    if parts.scheme not in ("http", "https", "mailto"):
-        return f"unexpected scheme {parts.scheme}"
-    return None
-
-
-def _open(ctx, url):
-    page = ctx.new_page()
-    watch = PageWatch(page)
-    page.goto(url, wait_until="networkidle")
-    return page, watch
-
-
-def _shot(page, name):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-_JS_LOAD_IMAGES = """async () => { for (const i of document.images) i.loading = 'eager';
-    await Promise.all([...document.images].map(i => i.decode().catch(() => null))); }"""
-_JS_WIDE_CODE = """() => [...document.querySelectorAll('article pre')]
-    .filter(p => p.scrollWidth > p.clientWidth)
-    .map(p => [p.scrollWidth, p.clientWidth,
-               p.textContent.split('\\n').reduce((a, l) => l.length > a.length ? l : a, '')])"""
-_JS_CELLS = """() => [...document.querySelectorAll('article div.cell div.cell_input pre')]
-    .map(p => [p.textContent, (p.closest('details.fold') || {className: ''}).className])"""
-
-
-def _norm(code: str) -> str:
-    return "\n".join(line.rstrip() for line in code.strip().splitlines())
-
-
-def _fold_problems(rel: str, nb_name: str, shown: list[tuple[str, str]]) -> list[str]:
-    "Each prescribed cell of the lesson is on the page, folded (or not) as prescribed."
-    where = {}
-    for text, cls in shown:
-        fold = next((k for k in ("solution", "code") if f"fold-{k}" in cls), None)
-        where.setdefault(_norm(text), fold)
-    problems = []
-    for code, want in expected_folds(nb_name):
-        first = code.splitlines()[0][:60]
-        if _norm(code) not in where:
-            problems.append(f"{rel}: cell not on the page: {first}")
-        elif where[_norm(code)] != want:
-            got, exp = where[_norm(code)] or "visible", want or "visible"
-            problems.append(f"{rel}: cell shown {got}, should be {exp}: {first}")
-    return problems
 
 
 def _download_problems(page, rel: str, nb_name: str) -> list[str]:
@@ -327,154 +166,271 @@ def _download_problems(page, rel: str, nb_name: str) -> list[str]:
     return problems
 
 
-def test_every_page(site, browser_context):
-    pages = sorted(p.relative_to(SITE_DIR).as_posix() for p in SITE_DIR.rglob("*.html")
-                   if "_static" not in p.parts)  # fmt: skip
-    lessons = lesson_pages()
-    assert "index.html" in pages and all(f"{p}.html" in pages for p in lessons), (pages, lessons)
-    problems = []
-    for rel in pages:
-        page, watch = _open(browser_context, f"{site}/{rel}")
-        lesson = lessons.get(rel[:-5])
-        try:
-            # Lazy images would load only when scrolled to: load them all, then check each one.
-            page.evaluate(_JS_LOAD_IMAGES)
-            page.wait_for_load_state("networkidle")
-            imgs = page.evaluate(
-                "[...document.images].map(i => [i.getAttribute('src'), i.naturalWidth])"
-            )
-            problems += [f"{rel}: image did not load: {src}" for src, w in imgs if not w]
-            problems += [f"{rel}: {e}" for e in watch.errors]
-            problems += [f"{rel}: failed request {u}" for u in watch.failed]
-            problems += [f"{rel}: request to another host: {u}" for u in watch.foreign()]
-            side = page.evaluate(
-                "[...document.querySelectorAll('.sidebar-tree a')].map(a => a.getAttribute('href'))"
-            )
-            # furo links the current page as "#"
-            linked = {re.sub(r"[#?].*$", "", h).split("/")[-1] or rel.split("/")[-1] for h in side}
-            problems += [f"{rel}: sidebar does not link lesson {p}" for p in lessons
-                         if f"{p}.html" not in linked]  # fmt: skip
-            hrefs = page.evaluate(
-                "[...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))"
-            )
-            problems += [f"{rel}: broken link {h}" for h in hrefs if not _link_ok(rel, h)]
-            for h in hrefs:
-                if re.match(r"^[a-z][a-z0-9+.-]*:", h) and (why := _external_problem(h)):
-                    problems.append(f"{rel}: link {h}: {why}")
-            if page.locator(".math").count():
-                page.wait_for_function(
-                    "document.querySelectorAll('mjx-container').length > 0", timeout=10_000
-                )
-            article = page.locator("article")
-            text = article.inner_text() if article.count() else ""
-            every = article.text_content() if article.count() else ""  # folded parts too
-            problems += [f"{rel}: nbdev directive shown: {ln.strip()}"
-                         for ln in every.splitlines() if ln.strip().startswith("#|")]  # fmt: skip
-            if lesson:
-                shown = {ln.strip() for ln in text.splitlines()}
-                problems += [f"{rel}: a `#| hide` cell is shown: {ln}"
-                             for ln in hidden_lines(lesson) if ln in shown]  # fmt: skip
-                # every figure the lesson produced is on its page
-                src = json.loads((build.SRC / f"{rel[:-5]}.ipynb").read_text())
-                want = sum(
-                    "image/png" in o.get("data", {})
-                    for c in src["cells"]
-                    if "remove-output" not in c.get("metadata", {}).get("tags", [])
-                    for o in c.get("outputs", [])
-                )
-                got = page.locator(".cell_output img").count()
-                if got < want:
-                    problems.append(f"{rel}: {got} figures shown, the lesson produced {want}")
-                problems += _fold_problems(rel, lesson, page.evaluate(_JS_CELLS))
-                problems += _download_problems(page, rel, lesson)
-            _shot(page, rel[:-5].replace("/", "_"))
-            # Code blocks at the default window width, folded ones opened to be measured.
-            page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
-            for sw, cw, line in page.evaluate(_JS_WIDE_CODE):
-                problems.append(f"{rel}: code block scrolls sideways ({sw} > {cw} px): {line[:80]}")
-        finally:
-            page.close()
-    assert not problems, "\n".join(problems)
+# ------------------------------------------------------------------ what the one visit measures
+_JS_READY = """async () => {
+    for (const i of document.images) i.loading = 'eager';  // lazy images load only when seen
+    await Promise.all([...document.images].map(i => i.decode().catch(() => null)));
+    if (document.querySelector('.math')) {
+        while (!(window.MathJax && MathJax.startup && MathJax.startup.promise))
+            await new Promise(r => setTimeout(r, 20));
+        await MathJax.startup.promise;
+    } }"""
+_JS_WIDE_CODE = """() => [...document.querySelectorAll('article pre')]
+    .filter(p => p.scrollWidth > p.clientWidth)
+    .map(p => [p.scrollWidth, p.clientWidth,
+               p.textContent.split('\\n').reduce((a, l) => l.length > a.length ? l : a, '')])"""
+_JS_CELLS = """() => [...document.querySelectorAll('article div.cell div.cell_input pre')]
+    .map(p => [p.textContent, (p.closest('details.fold') || {className: ''}).className])"""
+# Display formulas and tables: [kind, own width, column width, scrolls in its own box, text]; a
+# box scrolls when it (or an ancestor inside the article) scrolls sideways and stays on screen.
+_JS_BLOCKS = """() => {
+    const art = document.querySelector('article');
+    if (!art) return [];
+    const col = art.clientWidth;
+    const scrolls = el => { for (let e = el.parentElement; e && e !== art; e = e.parentElement) {
+        const o = getComputedStyle(e).overflowX;
+        if ((o === 'auto' || o === 'scroll') && e.getBoundingClientRect().right <= innerWidth + 1)
+            return true; }
+        return false; };
+    const own = el => { const o = getComputedStyle(el).overflowX;
+        return o === 'auto' || o === 'scroll'; };
+    const out = [];
+    for (const m of art.querySelectorAll('mjx-container[display="true"]')) {
+        const inner = m.querySelector('mjx-math') || m;
+        const w = Math.ceil(inner.getBoundingClientRect().width);
+        out.push(['formula', w, Math.min(col, m.clientWidth || col), own(m) || scrolls(m),
+                  (m.getAttribute('aria-label') || m.textContent).slice(0, 60)]); }
+    for (const t of art.querySelectorAll('table')) {
+        out.push(['table', Math.ceil(t.getBoundingClientRect().width), col, scrolls(t),
+                  (t.innerText || '').replace(/\\s+/g, ' ').slice(0, 60)]); }
+    return out; }"""
+_JS_FIGURES = """() => [...document.querySelectorAll('article .cell_output img')].map(i =>
+    [i.getAttribute('src'), +(i.getAttribute('width') || i.naturalWidth), i.clientWidth])"""
+MAX_SHRINK = 1.35  # a figure drawn wider than this times its shown width has shrunken text
+PHONE = {"width": 390, "height": 844}
 
 
-def test_solution_folds_and_unfolds(site, browser_context):
-    "A solution is folded; clicking 'Show solution' shows its code and output; clicking hides it."
-    with_solutions = [p for p, nb in lesson_pages().items()
-                      if any(w == "solution" for _, w in expected_folds(nb))]  # fmt: skip
-    assert with_solutions, "no lesson has a `#| solution` cell"
+def _page_problems(page, watch, rel: str, lesson: str | None) -> list[str]:
+    "What test_every_page asserts about the page `page` shows (at 1280 px, folds closed)."
+    imgs = page.evaluate("[...document.images].map(i => [i.getAttribute('src'), i.naturalWidth])")
+    problems = [f"{rel}: image did not load: {src}" for src, w in imgs if not w]
+    problems += [f"{rel}: {e}" for e in watch.errors]
+    problems += [f"{rel}: failed request {u}" for u in watch.failed]
+    problems += [f"{rel}: request to another host: {u}" for u in watch.foreign()]
+    side = page.evaluate(
+        "[...document.querySelectorAll('.sidebar-tree a')].map(a => a.getAttribute('href'))"
+    )
+    # furo links the current page as "#"
+    linked = {re.sub(r"[#?].*$", "", h).split("/")[-1] or rel.split("/")[-1] for h in side}
+    problems += [f"{rel}: sidebar does not link lesson {p}" for p in lesson_pages()
+                 if f"{p}.html" not in linked]  # fmt: skip
+    hrefs = page.evaluate(
+        "[...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))"
+    )
+    problems += [f"{rel}: broken link {h}" for h in hrefs if not _link_ok(rel, h)]
+    for h in hrefs:
+        if re.match(r"^[a-z][a-z0-9+.-]*:", h) and (why := _external_problem(h)):
+            problems.append(f"{rel}: link {h}: {why}")
+    if page.locator(".math").count() and not page.locator("mjx-container").count():
+        problems.append(f"{rel}: MathJax rendered no formula")
+    article = page.locator("article")
+    text = article.inner_text() if article.count() else ""
+    every = article.text_content() if article.count() else ""  # folded parts too
+    problems += [f"{rel}: nbdev directive shown: {ln.strip()}"
+                 for ln in every.splitlines() if ln.strip().startswith("#|")]  # fmt: skip
+    if lesson:
+        shown = {ln.strip() for ln in text.splitlines()}
+        problems += [f"{rel}: a `#| hide` cell is shown: {ln}"
+                     for ln in hidden_lines(lesson) if ln in shown]  # fmt: skip
+        src = json.loads((build.SRC / f"{rel[:-5]}.ipynb").read_text())
+        want = sum(  # every figure the lesson produced is on its page
+            "image/png" in o.get("data", {})
+            for c in src["cells"]
+            if "remove-output" not in c.get("metadata", {}).get("tags", [])
+            for o in c.get("outputs", [])
+        )
+        got = page.locator(".cell_output img").count()
+        if got < want:
+            problems.append(f"{rel}: {got} figures shown, the lesson produced {want}")
+        problems += _fold_problems(rel, lesson, page.evaluate(_JS_CELLS))
+        problems += _download_problems(page, rel, lesson)
+    return problems
+
+
+def _solution_problems(page, name: str) -> list[str]:
+    "The first solution is folded; clicking shows its code and output; clicking again hides it."
+    fold = page.locator("details.fold-solution").first
+    if not fold.count():
+        return []
+    code = fold.locator("div.cell_input pre").first
+    summary = fold.locator("summary")
     problems = []
-    for name in with_solutions:
-        page, watch = _open(browser_context, f"{site}/{name}.html")
-        try:
-            fold = page.locator("details.fold-solution").first
-            code = fold.locator("div.cell_input pre").first
-            summary = fold.locator("summary")
-            if summary.inner_text().strip() != "Show solution" or code.is_visible():
-                problems.append(f"{name}.html: the first solution is not folded behind its summary")
-            summary.click()
-            if not code.is_visible() or fold.get_attribute("open") is None:
-                problems.append(f"{name}.html: clicking 'Show solution' did not show the code")
-            if fold.locator("div.cell_output").count():
-                if not fold.locator("div.cell_output").first.is_visible():
-                    problems.append(f"{name}.html: the solution's output is not shown")
-            _shot(page, f"{name}-solution-open")
-            summary.click()
-            if code.is_visible():
-                problems.append(f"{name}.html: clicking again did not fold the solution")
-            problems += [f"{name}.html: {e}" for e in watch.errors]
-        finally:
-            page.close()
-    assert not problems, "\n".join(problems)
+    if summary.inner_text().strip() != "Show solution" or code.is_visible():
+        problems.append(f"{name}: the first solution is not folded behind its summary")
+    summary.click()
+    if not code.is_visible() or fold.get_attribute("open") is None:
+        problems.append(f"{name}: clicking 'Show solution' did not show the code")
+    if fold.locator("div.cell_output").count():
+        if not fold.locator("div.cell_output").first.is_visible():
+            problems.append(f"{name}: the solution's output is not shown")
+    summary.click()
+    if code.is_visible():
+        problems.append(f"{name}: clicking again did not fold the solution")
+    return problems
 
 
 _JS_FOLDED_SOURCE = """() => [...document.querySelectorAll('a.api-source')]
     .map(a => a.getAttribute('href'))
     .find(h => { const t = document.getElementById(h.slice(1));
-                 return t && t.closest('details.fold-code'); })"""
+                 return t && t.closest('details.fold-code') && !t.closest('details').open; })"""
 _JS_OPEN = "h => document.getElementById(h.slice(1)).closest('details').open"
 
 
-def test_source_link_opens_folded_code(site, browser_context):
+def _source_link_problems(page, name: str) -> list[str]:
+    "Following an API block's 'source' link to folded code opens the fold."
+    href = page.evaluate(_JS_FOLDED_SOURCE)
+    if not href:
+        return []
+    page.locator(f'a.api-source[href="{href}"]').first.click()
+    try:
+        page.wait_for_function(_JS_OPEN, arg=href, timeout=5_000)
+    except sync_api.TimeoutError:
+        return [f"{name}: following 'source' ({href}) did not open its code"]
+    return []
+
+
+def _fit_problems(page, rel: str, phone: bool) -> list[str]:
+    "Display formulas and tables against the column (1280 px) or their own boxes (390 px)."
+    problems = []
+    for kind, w, col, scrolls, text in page.evaluate(_JS_BLOCKS):
+        if not phone and w > col + 1:
+            problems.append(f"{rel}: {kind} {w} px wide in a {col}-px column: {text}")
+        elif phone and w > col + 1 and not scrolls:
+            what = "cut off" if kind == "formula" else "does not scroll in its own box"
+            problems.append(f"{rel} at 390 px: {kind} {what} ({w} > {col} px): {text}")
+    if phone:
+        sw, iw = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        if sw > iw + 1:
+            problems.append(f"{rel} at 390 px: the page scrolls sideways ({sw} > {iw} px)")
+    return problems
+
+
+def _figure_problems(page, rel: str) -> list[str]:
+    "Figures drawn more than MAX_SHRINK times wider than shown: their text is shrunk."
+    return [f"{rel}: figure drawn {w} px wide, shown at {shown} px ({w / shown:.2f}x): {src}"
+            for src, w, shown in page.evaluate(_JS_FIGURES)
+            if shown and w / shown > MAX_SHRINK]  # fmt: skip
+
+
+def _shot(page, name: str) -> None:
+    if os.environ.get("SCREENSHOTS"):
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _visit(tab, watch, site: str, rel: str, found: dict[str, list[str]]) -> None:
+    "Load page `rel` once; file every check's findings under its test's name in `found`."
+    lesson = lesson_pages().get(rel[:-5])
+    watch.reset()
+    tab.set_viewport_size({"width": 1280, "height": 720})
+    tab.goto(f"{site}/{rel}", wait_until="load")
+    tab.evaluate(_JS_READY)
+    found["page"] += _page_problems(tab, watch, rel, lesson)
+    found["fit"] += _fit_problems(tab, rel, phone=False)
+    found["figures"] += _figure_problems(tab, rel)
+    _shot(tab, rel[:-5].replace("/", "_"))
+    if lesson:
+        found["solution"] += _solution_problems(tab, rel)
+        found["source"] += _source_link_problems(tab, rel)
+    # Code blocks at the default window width, folded ones opened to be measured.
+    tab.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+    for sw, cw, line in tab.evaluate(_JS_WIDE_CODE):
+        found["page"].append(f"{rel}: code block scrolls sideways ({sw} > {cw} px): {line[:80]}")
+    tab.set_viewport_size(PHONE)
+    found["phone"] += _fit_problems(tab, rel, phone=True)
+    found["page"] += [f"{rel}: {e}" for e in watch.errors]
+
+
+def _search(tab, watch, site: str, found: dict[str, list[str]]) -> None:
+    "Search for an exported name of every lesson (and `fit`): its page must be listed."
+    tab.set_viewport_size({"width": 1280, "height": 720})
+    for name, want in search_terms().items():
+        watch.reset()
+        tab.goto(f"{site}/search.html?q={name}", wait_until="load")
+        tab.wait_for_function(
+            """() => { const s = document.querySelector('#search-results .search-summary');
+            return s && /found|did not match/.test(s.innerText); }""",
+            timeout=15_000,
+        )
+        hrefs = tab.evaluate(
+            "[...document.querySelectorAll('#search-results ul.search li a')]"
+            ".map(a => a.getAttribute('href'))"
+        )
+        if not any(re.sub(r"[#?].*$", "", h).split("/")[-1] == f"{want}.html" for h in hrefs):
+            found["search"].append(f"search for {name!r} does not list {want}.html: {hrefs}")
+        found["search"] += [
+            f"search {name}: {e}" for e in watch.errors + watch.failed + watch.foreign()
+        ]
+
+
+@pytest.fixture(scope="module")
+def found(site) -> dict[str, list[str]]:
+    "Every page visited once in one browser tab: {test: problems found}."
+    pages = sorted(p.relative_to(SITE_DIR).as_posix() for p in SITE_DIR.rglob("*.html")
+                   if "_static" not in p.parts)  # fmt: skip
+    out = {k: [] for k in ("page", "solution", "source", "fit", "phone", "figures", "search")}
+    lessons = lesson_pages()
+    assert "index.html" in pages and all(f"{p}.html" in pages for p in lessons), (pages, lessons)
+    if os.environ.get("SCREENSHOTS"):
+        for old in SHOTS.glob("*.png"):  # only this run's pages
+            old.unlink()
+    with (
+        sync_api.sync_playwright() as p,
+        tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile,
+    ):
+        ctx = p.chromium.launch_persistent_context(
+            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+            accept_downloads=True, viewport={"width": 1280, "height": 720},
+        )  # fmt: skip
+        tab = ctx.pages[0] if ctx.pages else ctx.new_page()
+        watch = PageWatch(tab)
+        for rel in pages:
+            _visit(tab, watch, site, rel, out)
+        _search(tab, watch, site, out)
+        ctx.close()
+    return out
+
+
+def test_every_page(found):
+    assert not found["page"], "\n".join(found["page"])
+
+
+def test_solution_folds_and_unfolds(found):
+    "A solution is folded; clicking 'Show solution' shows its code and output; clicking hides it."
+    assert any(w == "solution" for nb in lesson_pages().values() for _, w in expected_folds(nb))
+    assert not found["solution"], "\n".join(found["solution"])
+
+
+def test_source_link_opens_folded_code(found):
     "An API block's 'source' link leads to its code on the page, unfolding it when folded."
-    problems = []
-    for name in lesson_pages():
-        page, watch = _open(browser_context, f"{site}/{name}.html")
-        try:
-            href = page.evaluate(_JS_FOLDED_SOURCE)
-            if not href:
-                continue
-            page.locator(f'a.api-source[href="{href}"]').first.click()
-            page.wait_for_function(_JS_OPEN, arg=href, timeout=5_000)
-            problems += [f"{name}.html: {e}" for e in watch.errors]
-        except sync_api.TimeoutError:
-            problems.append(f"{name}.html: following 'source' ({href}) did not open its code")
-        finally:
-            page.close()
-    assert not problems, "\n".join(problems)
+    assert not found["source"], "\n".join(found["source"])
 
 
-def test_search_finds_api(site, browser_context):
-    terms = search_terms()
-    assert "fit" in terms
-    problems = []
-    for name, want in terms.items():
-        page, watch = _open(browser_context, f"{site}/search.html?q={name}")
-        try:
-            page.wait_for_function(
-                """() => { const s = document.querySelector('#search-results .search-summary');
-                return s && /found|did not match/.test(s.innerText); }""",
-                timeout=15_000,
-            )
-            hrefs = page.evaluate(
-                "[...document.querySelectorAll('#search-results ul.search li a')]"
-                ".map(a => a.getAttribute('href'))"
-            )
-            if not any(re.sub(r"[#?].*$", "", h).split("/")[-1] == f"{want}.html" for h in hrefs):
-                problems.append(f"search for {name!r} does not list {want}.html: {hrefs}")
-            problems += [
-                f"search {name}: {e}" for e in watch.errors + watch.failed + watch.foreign()
-            ]
-            _shot(page, f"search-{name}")
-        finally:
-            page.close()
-    assert not problems, "\n".join(problems)
+def test_formulas_and_tables_fit_the_column(found):
+    "At 1280 px no display formula or table is wider than the content column."
+    assert not found["fit"], "\n".join(found["fit"])
+
+
+def test_formulas_and_tables_on_a_phone(found):
+    "At 390 px formulas are not cut off, wide tables scroll in their own box, the page does not."
+    assert not found["phone"], "\n".join(found["phone"])
+
+
+def test_figures_not_shrunk(found):
+    "No figure is drawn more than MAX_SHRINK times wider than the column shows it."
+    assert not found["figures"], "\n".join(found["figures"])
+
+
+def test_search_finds_api(found):
+    assert "fit" in search_terms()
+    assert not found["search"], "\n".join(found["search"])

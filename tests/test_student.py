@@ -1,33 +1,33 @@
 """The student versions of the lessons (site/student.py; the main command puts them on the site).
 
 Each lesson's student version is a valid notebook (nbformat), keeps every check cell (the cell
-after a worked solution), and stubs at least one exercise. Executed as site/build.py executes a
-lesson (execnb, working directory nbs/, IN_TEST=1, `tst_flags` cells skipped), an unfilled student
+after a worked solution), and stubs at least one exercise. Executed as a lesson is executed
+(execnb, working directory nbs/, IN_TEST=1, `tst_flags` cells skipped), an unfilled student
 notebook must FAIL, and not before its first stubbed exercise: so the checks check something.
-That the full lessons pass is nbdev-test's job (scripts/test.sh runs it).
-The executions run in fresh processes, two at a time, each stopping at its first failure.
+
+That execution is part of the lesson's own single run (site/execute.py): the cells before the
+first stub are the lesson's, so at its first exercise the run forks and the child runs the
+student notebook from the first stub on, from the lesson's own state, recording where it fails.
+These tests read that record, executing (and caching) only lessons whose run is out of date.
+That the full lessons pass is the same run's job (scripts/test.sh runs it before pytest).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from functools import cache
-from multiprocessing import get_context
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("course_site_build", ROOT / "site" / "build.py")
-build = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(build)
-sys.modules.setdefault("course_site_build", build)
-import student  # noqa: E402  (site/student.py: site/build.py puts site/ on sys.path)
+sys.path.insert(0, str(ROOT / "site"))
+import execute  # noqa: E402  (site/execute.py)
+import lessons  # noqa: E402  (site/lessons.py)
+import student  # noqa: E402  (site/student.py)
 
-LESSONS = [p for p in build.notebooks() if p.name != "index.ipynb"]
+LESSONS = [p for p in lessons.lessons() if p.name != "index.ipynb"]
 
 
 def _load(nb: Path) -> dict:
@@ -88,29 +88,16 @@ def test_stub_keeps_leading_comments_only():
     assert student.strip_solution_marker(md["source"]) == "It learns."
 
 
-def run_student(nb_path: str) -> tuple[int | None, str, float]:
-    "Execute the student version of `nb_path`: (1-based index of the cell that failed, error, s)."
-    import os
-    import time
-
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from fastcore.nbio import dict2nb
-
-    t0 = time.time()
-    nb_path = Path(nb_path)
-    nb = dict2nb(student.student_version(_load(nb_path)))
-    k = build.run_cells(nb, nb_path)
-    err = f"{type(k.exc).__name__}: {k.exc}" if k.exc is not None else ""
-    return (k._cell_idx if k.exc is not None else None), err, time.time() - t0
-
-
 @cache
-def student_runs() -> dict[str, tuple[int | None, str, float]]:
-    "Every lesson's student version executed, two at a time, each in a fresh process."
-    ctx = get_context("spawn")
-    with ProcessPoolExecutor(max_workers=2, mp_context=ctx, max_tasks_per_child=1) as ex:
-        futs = {nb.name: ex.submit(run_student, str(nb)) for nb in LESSONS}
-        return {name: f.result() for name, f in futs.items()}
+def student_runs() -> dict[str, dict]:
+    "{lesson: where its unfilled student version failed}, from the lessons' runs (run if stale)."
+    failed = execute.execute_all(LESSONS)
+    assert not failed, f"lessons that do not run top to bottom: {failed}"
+    out = {}
+    for nb in LESSONS:
+        path = lessons.executed_path(nb).with_suffix(".student")
+        out[nb.name] = json.loads(path.read_text())
+    return out
 
 
 @pytest.mark.parametrize("nb", LESSONS, ids=lambda p: p.stem)
@@ -120,8 +107,17 @@ def test_unfilled_student_notebook_fails_its_checks(nb):
                        if student.STUB in "".join(c["source"])), None)  # fmt: skip
     if first_stub is None:
         pytest.fail(f"{nb.name} has no exercise to attempt")
-    failed_at, err, secs = student_runs()[nb.name]
-    print(f"{nb.name}: student version stops at cell {failed_at} ({err[:80]}) after {secs:.1f} s")
+    # The child starts at the first stub from the lesson's own state: the cells before it must be
+    # the lesson's (so a student's run gets there as the lesson did).
+    full = _load(nb)["cells"]
+    first_solution = next(i for i, c in enumerate(full) if student.solution_kind(c) == "code")
+    before = ["".join(c["source"]) for c in full[:first_solution] if c["cell_type"] == "code"]
+    assert before == ["".join(c["source"]) for c in stud["cells"][: first_stub - 1]
+                      if c["cell_type"] == "code"]  # fmt: skip
+    run = student_runs()[nb.name]
+    failed_at, err = run["failed_at"], run["error"]
+    print(f"{nb.name}: student version stops at cell {failed_at} ({err[:80]})")
+    assert run["first_stub"] == first_stub, (run, first_stub)
     assert failed_at is not None, f"the unfilled student version of {nb.name} runs without failing"
     assert failed_at >= first_stub, (
         f"the student version of {nb.name} fails at cell {failed_at}, before its first "
