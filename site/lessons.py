@@ -109,14 +109,21 @@ def environment_digest() -> str:
 
 def cache_key(nb: Path) -> str:
     """The key of `nb`'s executed copy. It covers the notebook, the interpcourse/ modules it imports
-    (transitively), data/, benchmarks/results/, pyproject.toml (nbdev's settings), the code that
-    executes it (EXEC_CODE), the Python version and every installed package's version."""
+    (transitively), data/, the benchmarks/results/ files the notebook or those modules name (file
+    name or stem: a lesson names the results it reads), pyproject.toml (nbdev's settings), the code
+    that executes it (EXEC_CODE), the Python version and every installed package's version."""
+    text = nb.read_text(encoding="utf-8")
+    deps = library_deps(text)
+    text += "".join(p.read_text(encoding="utf-8") for p in deps)
     h = hashlib.sha256(environment_digest().encode())
-    _hash_files(h, [nb, ROOT / "pyproject.toml", *EXEC_CODE])
-    _hash_files(h, library_deps(nb.read_text(encoding="utf-8")))
-    for folder in (DATA, RESULTS):
-        if folder.exists():
-            _hash_files(h, [p for p in folder.rglob("*") if p.is_file()])
+    _hash_files(h, [nb, ROOT / "pyproject.toml", *EXEC_CODE, *deps])
+    if DATA.exists():
+        _hash_files(h, [p for p in DATA.rglob("*") if p.is_file()])
+    if RESULTS.exists():
+        named = [
+            p for p in RESULTS.rglob("*") if p.is_file() and (p.name in text or p.stem in text)
+        ]
+        _hash_files(h, named)
     return h.hexdigest()
 
 
