@@ -162,7 +162,10 @@ def execute(nb_path: str, out_path: str) -> tuple[str, float, str]:
 
         return nb_path, time.time() - t0, "FAILED\n" + traceback.format_exc()
     if k.exc is not None:
-        return nb_path, time.time() - t0, "FAILED\n" + k.prettytb(fname=src)
+        cell = next((c for c in nb.cells if c.get("idx_") == (k._cell_idx or 0) - 1), None)
+        code = "" if cell is None else "\n".join(cell.source.splitlines()[:12])
+        shown = f"The cell:\n{code}\n" if code else ""
+        return nb_path, time.time() - t0, "FAILED\n" + shown + k.prettytb(fname=src)
     write_nb(nb, out)
     out.with_suffix(".student").write_text(json.dumps(record) + "\n")
     import resource
