@@ -123,3 +123,28 @@ def test_unfilled_student_notebook_fails_its_checks(nb):
         f"the student version of {nb.name} fails at cell {failed_at}, before its first "
         f"exercise (cell {first_stub}): {err}"
     )
+
+
+def test_check_cell_folds_with_its_solution():
+    "On the site a solution, its discussion and its check cell share one 'Show solution' fold."
+    import process  # site/process.py
+
+    def code(src):
+        return dict(cell_type="code", source=src, metadata={}, outputs=[], execution_count=None)
+
+    def md(src):
+        return dict(cell_type="markdown", source=src, metadata={})
+
+    nb = dict(cells=[md("Exercise 1: set ex1."), code("#| solution\n# Set ex1.\nex1 = 1"),
+                     md("<!-- solution -->\nIt is 1."), code("assert ex1 == 1"),
+                     code("after = 2"), md("Exercise 2."), code("#| solution\nex2 = 2"),
+                     md("Next section"), code("not_a_check = 3")])  # fmt: skip
+    cells = process.to_myst(nb, "page", set())["cells"]
+    text = "\n".join(c["source"] for c in cells)
+    folds = [part.split("</details>")[0] for part in text.split("<details")[1:]]
+    assert len(folds) == 2, text
+    assert "ex1 = 1" in folds[0] and "It is 1." in folds[0] and "assert ex1 == 1" in folds[0]
+    assert "after = 2" not in folds[0] and "Exercise 2." not in folds[0]
+    assert (
+        "ex2 = 2" in folds[1] and "not_a_check" not in folds[1] and "Next section" not in folds[1]
+    )
