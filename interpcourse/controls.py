@@ -498,8 +498,24 @@ def _bars(ax, summary, head: str, split: str, groups, probes) -> None:
         m = summary[(head, "mean")].reindex(rows).to_numpy()
         s = summary[(head, "std")].reindex(rows).fillna(0).to_numpy()
         x = np.arange(len(groups)) + (k - (len(probes) - 1) / 2) * w
-        ax.bar(x, m, w, yerr=s, capsize=3, label=f"{probe} probe", color=f"C{k}")
-    ax.set_xticks(range(len(groups)), [f"{net}\n{tgt}" for net, tgt in groups], fontsize=8)
+        ax.bar(x, m, w, yerr=_error_bars(m, s), capsize=3, label=f"{probe} probe", color=f"C{k}")
+    ax.set_xticks(
+        range(len(groups)),
+        [f"{net}\n{tgt.replace(' ', chr(10))}" for net, tgt in groups],
+        fontsize=8,
+    )
+
+
+def _error_bars(mean, std) -> np.ndarray:
+    "± std around accuracies, cut at 0 and 1 (an accuracy cannot leave them): shape (2, n)."
+    mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+    return np.stack([np.minimum(std, mean), np.minimum(std, 1 - mean)])
+
+
+_SPLIT_LABELS = {  # what each split's test examples are
+    "seen": "accuracy on held-out\nsamples of seen pairs",
+    "unseen": "accuracy on\nunseen pairs",
+}
 
 
 def plot_controls(
@@ -516,33 +532,23 @@ def plot_controls(
     splits = list(summary.index.unique("split"))
     groups = {s: summary.loc[s].index.droplevel("probe").unique() for s in splits}
     probes = list(summary.index.unique("probe"))
+    panels = [(head, split) for head in heads for split in splits]  # stacked: one per row
     fig, axes = plt.subplots(
-        len(heads),
-        len(splits),
-        squeeze=False,
-        sharey=True,
-        layout="constrained",
-        figsize=(1.1 * sum(len(g) for g in groups.values()) + 2, 2.9 * len(heads) + 0.6),
-        gridspec_kw=dict(width_ratios=[len(groups[s]) for s in splits]),
+        len(panels), 1, squeeze=False, layout="constrained", figsize=(8, 2.3 * len(panels) + 0.6)
     )
-    for i, head in enumerate(heads):
-        for j, split in enumerate(splits):
-            ax = axes[i, j]
-            _bars(ax, summary, head, split, groups[split], probes)
-            if chance:
-                ax.axhline(
-                    chance, color="k", lw=0.8, ls=":", label=f"chance (1/{round(1 / chance)})"
-                )
-            ax.set_ylim(0, 1.1)
-            where = "seen pairs (as in the post)" if split == "seen" else "unseen pairs"
-            ax.set_title(f"{where}: decoding {head}", fontsize=10)
-            if j == 0:
-                ax.set_ylabel("test accuracy")
-            if i == len(heads) - 1:
-                ax.set_xlabel("network / what the probe is trained to name")
+    for ax, (head, split) in zip(axes[:, 0], panels):
+        _bars(ax, summary, head, split, groups[split], probes)
+        if chance:
+            ax.axhline(chance, color="k", lw=0.8, ls=":", label=f"chance (1/{round(1 / chance)})")
+        ax.set_ylim(0, 1.1)
+        where = "seen pairs (as in the post)" if split == "seen" else "unseen pairs"
+        ax.set_title(f"decoding {head}, {where}", fontsize=10)
+        ax.set_ylabel(_SPLIT_LABELS.get(split, "accuracy"), fontsize=9)
+    axes[-1, 0].set_xlabel("network / what the probe is trained to name")
     handles = axes[0, 0].get_legend_handles_labels()
     fig.legend(*handles, loc="outside upper right", ncol=len(probes) + 1, fontsize=8)
-    fig.suptitle(f"Probe accuracy, mean ± std over {summary.attrs.get('n_seeds', '?')} seeds")
+    n_seeds = summary.attrs.get("n_seeds", "?")
+    fig.suptitle(f"Probe accuracy, mean ± std over {n_seeds} seeds", x=0.02, ha="left")
     plt.close(fig)
     return fig
 
@@ -606,18 +612,25 @@ def plot_layer_probes(
     _check_layer_results(results)
     chance = _check_chance(chance, results.attrs)
     names = results.drop_duplicates("depth").sort_values("depth")["layer"].tolist()
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.5), sharey=True, layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(8, 3.3), sharey=True, layout="constrained")
     for ax, head in zip(axes, ("a", "b", "output")):
         for network, style in _STYLES.items():
             g = results[results.network == network].groupby("depth")[head]
             if len(g):
                 m, s = g.mean(), g.std().fillna(0)
-                ax.errorbar(m.index, m, yerr=s, capsize=3, label=f"{network} network", **style)
+                ax.errorbar(
+                    m.index,
+                    m,
+                    yerr=_error_bars(m, s),
+                    capsize=3,
+                    label=f"{network} network",
+                    **style,
+                )
         if chance:
             ax.axhline(chance, color="k", lw=0.8, ls=":", label=f"chance (1/{round(1 / chance)})")
         ax.set_xticks(range(len(names)), names)
         ax.set_xlabel("layer")
-        ax.set_ylim(-0.05, 1.15)
+        ax.set_ylim(-0.05, 1.05)
         ax.set_title("decoding the true answer" if head == "output" else f"decoding {head}")
     axes[0].set_ylabel("linear-probe accuracy\non unseen pairs")
     axes[0].legend(fontsize=8, loc="lower left")

@@ -456,7 +456,8 @@ def test_plot_controls_figure_and_bad_input(tiny_summary):
     assert isinstance(fig, plt.Figure) and fig.number not in plt.get_fignums()  # closed
     axes = fig.axes
     assert len(axes) == 2 and all(ax.get_title() and ax.get_ylim() == (0, 1.1) for ax in axes)
-    assert axes[0].get_ylabel() == "test accuracy" and axes[0].get_xlabel()
+    assert axes[0].get_ylabel() == "accuracy on held-out\nsamples of seen pairs"
+    assert axes[1].get_ylabel() == "accuracy on\nunseen pairs" and axes[-1].get_xlabel()
     with pytest.raises(ValueError, match="heads must be a non-empty selection"):
         plot_controls(tiny_summary, heads=("sum",))
     with pytest.raises(ValueError, match="heads must be a non-empty selection"):
@@ -506,3 +507,15 @@ def test_every_public_parameter_is_documented():
         assert not missing, f"{name}: undocumented {missing}"
     fields = docments(ControlConfig, full=True)
     assert all(fields[f.name]["docment"] for f in dataclasses.fields(ControlConfig))
+
+
+def test_error_bars_stay_inside_the_accuracy_range(tiny_summary):
+    from interpcourse.controls import _error_bars
+
+    bars = _error_bars([1.0, 0.05, 0.5], [0.1, 0.1, 0.1])
+    assert np.allclose(bars, [[0.1, 0.05, 0.1], [0.0, 0.1, 0.1]])
+    for ax in plot_controls(tiny_summary).axes:
+        for container in ax.containers:
+            if getattr(container, "errorbar", None) is not None:
+                for segment in container.errorbar.lines[2][0].get_segments():
+                    assert 0 <= segment[:, 1].min() and segment[:, 1].max() <= 1
