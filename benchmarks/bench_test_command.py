@@ -2,6 +2,7 @@
 
     python benchmarks/bench_test_command.py [--rev COMMIT] [--states fresh,warm,markdown,course]
                                             [--lesson nbs/03_probe.ipynb] [--work /tmp/bench-tc]
+                                            [--sync-library]
 
 Each state runs in a clone of this repository (committed files only, at --rev, default HEAD):
 
@@ -61,11 +62,19 @@ def timed(cmd: list[str], cwd: Path, log: Path) -> dict:
                 steps=steps)  # fmt: skip
 
 
-def clone(dest: Path, rev: str) -> None:
-    "A fresh clone of this repository at `rev` in `dest`."
+def clone(dest: Path, rev: str, sync: bool = False) -> None:
+    """A fresh clone of this repository at `rev` in `dest`. `sync`: commit, in the clone only, what
+    nbdev-export writes (for measuring a commit whose library lags a half-committed lesson)."""
     shutil.rmtree(dest, ignore_errors=True)
     subprocess.run(["git", "clone", "-q", str(ROOT), str(dest)], check=True)
     subprocess.run(["git", "-C", str(dest), "checkout", "-q", rev], check=True)
+    if sync:
+        env = {k: v for k, v in os.environ.items() if k != "IN_TEST"}
+        subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "nbdev-export")], cwd=dest, env=env, check=True
+        )
+        git = ["git", "-C", str(dest), "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
+        subprocess.run(git + ["commit", "-q", "-am", "bench: library synced"], check=False)
 
 
 def touch_markdown(lesson: Path) -> None:
@@ -108,6 +117,7 @@ def main(argv=None) -> int:
         "--lesson", default="nbs/03_probe.ipynb", help="the lesson the markdown edit changes"
     )
     ap.add_argument("--work", default="/tmp/bench-test-command", type=Path)
+    ap.add_argument("--sync-library", action="store_true", help="see `clone`")
     args = ap.parse_args(argv)
     rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.rev],
                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
@@ -116,12 +126,12 @@ def main(argv=None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     for state in states:
         if state == "fresh" or (state in ("warm", "markdown") and not repo.exists()):
-            clone(repo, rev)
+            clone(repo, rev, args.sync_library)
         if state == "markdown":
             touch_markdown(repo / args.lesson)
         if state == "course":
             repo = args.work / "course"
-            clone(repo, rev)
+            clone(repo, rev, args.sync_library)
         script = "scripts/course.sh" if state == "course" else "scripts/test.sh"
         r = dict(state=state, **timed(["bash", script], repo, args.work / f"{state}.log"))
         if state == "markdown":

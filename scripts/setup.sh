@@ -27,18 +27,20 @@ for f in sys.argv[1:]:
     h.update(open(f, "rb").read())
 print(h.hexdigest())' pyproject.toml scripts/setup.sh)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
+  # --no-compile: Python compiles what it imports when it first imports it, instead of pip
+  # compiling all of torch and jupyter up front (most of a fresh setup's time).
+  pip_install=(.venv/bin/python -m pip install --quiet --no-compile --disable-pip-version-check)
   # torch first, from PyTorch's CPU-only index, so no multi-GB CUDA build is pulled. Where that
   # index cannot be reached (offline mirrors, firewalls) pip gives up after one 5 s try and torch
   # comes from the default index (on Linux that may be the CUDA build; macOS builds are CPU-only).
   torch_req="torch==2.13.0"
   if ! .venv/bin/python -c 'import torch' 2>/dev/null; then
-    .venv/bin/python -m pip install --quiet --timeout 5 --retries 0 \
+    "${pip_install[@]}" --timeout 5 --retries 0 \
         --index-url https://download.pytorch.org/whl/cpu "$torch_req" 2>/dev/null \
       || { echo "== PyTorch's CPU index is unreachable: torch from the default index"
-           .venv/bin/python -m pip install --quiet "$torch_req"; }
+           "${pip_install[@]}" "$torch_req"; }
   fi
-  .venv/bin/python -m pip install --quiet -e ".[dev]"
+  "${pip_install[@]}" -e ".[dev]"
   echo "$want" > "$stamp"
 fi
 # Tiny networks get many times slower when threads oversubscribe the cores (lessons run 2 at once).
