@@ -14,7 +14,8 @@
    _build/html; every lesson's executed notebook and student version go to notebooks/ on the
    site; _build/html is mirrored into --out.
 
-Steps 2 and 3 are cheap and always run. `--force` (or FORCE=1) re-executes every lesson.
+Step 2 is cheap and always runs; Sphinx runs only when a page source changed. `--force` (or FORCE=1)
+re-executes every lesson and re-renders every page.
 """
 
 from __future__ import annotations

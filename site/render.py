@@ -143,9 +143,32 @@ def write_downloads(nbs: list[Path]) -> None:
             p.unlink()
 
 
+def sources_digest() -> str:
+    "A hash of what Sphinx renders: _build/src, site/conf.py, site/_static and the tools' versions."
+    import hashlib
+    from importlib.metadata import version
+
+    h = hashlib.sha256(" ".join(version(p) for p in ("sphinx", "myst-nb", "furo")).encode())
+    for folder in (SRC, SITE / "_static"):
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                h.update(str(p.relative_to(ROOT)).encode() + b"\0" + p.read_bytes() + b"\0")
+    h.update((SITE / "conf.py").read_bytes())
+    return h.hexdigest()
+
+
 def sphinx(force: bool = False) -> int:
-    "Sphinx + myst-nb (execution off) renders _build/src into _build/html; its return code."
+    """Sphinx + myst-nb (execution off) renders _build/src into _build/html; its return code.
+    Skipped when nothing it reads changed since its last successful run (`sources_digest`)."""
     # -a: write every page, so each sidebar lists every lesson; -E (--force): no saved environment
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-a", "-q", "-c", str(SITE)]
     cmd += ["-d", str(DOCTREES), str(SRC), str(HTML)] + (["-E"] if force else [])
-    return subprocess.run(cmd, cwd=ROOT).returncode
+    stamp, digest = BUILD / "html.digest", sources_digest()
+    if not force and HTML.is_dir() and stamp.exists() and stamp.read_text() == digest:
+        print("== sphinx skipped: no page source changed since the last build", flush=True)
+        return 0
+    stamp.unlink(missing_ok=True)
+    rc = subprocess.run(cmd, cwd=ROOT).returncode
+    if rc == 0:
+        stamp.write_text(digest)
+    return rc
