@@ -69,12 +69,23 @@ def clone(dest: Path, rev: str, sync: bool = False) -> None:
     subprocess.run(["git", "clone", "-q", str(ROOT), str(dest)], check=True)
     subprocess.run(["git", "-C", str(dest), "checkout", "-q", rev], check=True)
     if sync:
-        env = {k: v for k, v in os.environ.items() if k != "IN_TEST"}
-        subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "nbdev-export")], cwd=dest, env=env, check=True
-        )
-        git = ["git", "-C", str(dest), "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
-        subprocess.run(git + ["commit", "-q", "-am", "bench: library synced"], check=False)
+        _sync(dest)
+
+
+def _sync(dest: Path) -> None:
+    "Commit, in the clone `dest` only, what nbdev-export writes there."
+    env = {k: v for k, v in os.environ.items() if k != "IN_TEST"}
+    subprocess.run([str(ROOT / ".venv" / "bin" / "nbdev-export")], cwd=dest, env=env, check=True)
+    git = ["git", "-C", str(dest), "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
+    subprocess.run(git + ["commit", "-q", "-am", "bench: library synced"], check=False)
+
+
+def update(repo: Path, rev: str, sync: bool = False) -> None:
+    "Move the (throwaway) clone `repo`, keeping its .venv and caches, to `rev`."
+    subprocess.run(["git", "-C", str(repo), "fetch", "-q", str(ROOT)], check=True)
+    subprocess.run(["git", "-C", str(repo), "checkout", "-q", "-f", rev], check=True)
+    if sync:
+        _sync(repo)
 
 
 def touch_markdown(lesson: Path) -> None:
@@ -127,6 +138,8 @@ def main(argv=None) -> int:
     for state in states:
         if state == "fresh" or (state in ("warm", "markdown") and not repo.exists()):
             clone(repo, rev, args.sync_library)
+        elif state in ("warm", "markdown") and not rows:  # a clone kept from an earlier run
+            update(repo, rev, args.sync_library)
         if state == "markdown":
             touch_markdown(repo / args.lesson)
         if state == "course":
