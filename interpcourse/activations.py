@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 from .training import as_float_tensor, as_label_tensor, check_int, check_number
+from .training import FIGURE_WIDTH
 from .training import accuracy, fit, predict, seed_everything
 from .training import check_load_path, check_save_path
 from .target import TargetMLP, all_pairs, inputs_of, modular_data
@@ -272,6 +273,10 @@ def plot_activation_images(
     title_room = int(np.ceil(0.3 / cell)) if titles is not None else 0  # whole pixels
     tiled, oy, ox = mosaic(images, ncols, gap=(1 + title_room, 1))  # oy, ox: panel origins
     left, right, bottom = 0.75, 1.45, 0.6
+    if left + cell * tiled.shape[1] + right > FIGURE_WIDTH:  # shrink the panels to fit the page
+        cell = (FIGURE_WIDTH - left - right) / tiled.shape[1]
+        title_room = int(np.ceil(0.3 / cell)) if titles is not None else 0
+        tiled, oy, ox = mosaic(images, ncols, gap=(1 + title_room, 1))
     top = (0.45 if suptitle else 0.1) + (0.3 if titles is not None else 0)
     fig_w = left + cell * tiled.shape[1] + right
     fig_h = bottom + cell * tiled.shape[0] + top
@@ -302,13 +307,13 @@ def plot_activation_images(
                 ax.text(
                     ox[c] + cc,
                     oy[r] + rr,
-                    f"{v:.2f}",
+                    f"{v:.1f}",
                     ha="center",
                     va="center",
                     fontsize=7,
                     color=colour,
                 )
-    units = [str(j + 1) for _ in ox for j in range(W)]
+    units = [str(j) for _ in ox for j in range(W)]  # 0-based, as the code indexes
     layers = [str(layer + 1) for _ in oy for layer in range(L)]
     ax.set_xticks([x + j for x in ox for j in range(W)], units, fontsize=7)
     ax.set_yticks([y + layer for y in oy for layer in range(L)], layers, fontsize=7)

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 import matplotlib.pyplot as plt
 from .training import as_float_tensor, as_label_tensor, check_int, check_number
+from .training import FIGURE_WIDTH
 from .training import fit, plot_learning_curve, seed_everything
 
 # %% auto #0
@@ -315,6 +316,7 @@ def _panel_figure(n, ncols, panel, margins, gaps, title, default_cols=5, **kw):
     "A figure of `n` panels placed by hand; `panel`, `margins` (l, r, b, t), `gaps` in inches."
     nr, nc = _grid(n, ncols, default_cols)
     (pw, ph), (left, right, bottom, top), (gx, gy) = panel, margins, gaps
+    pw = min(pw, (FIGURE_WIDTH - left - right - (nc - 1) * gx) / nc)  # narrower panels to fit
     top += 0.35  # room for the figure title
     W = left + nc * pw + (nc - 1) * gx + right
     H = bottom + nr * ph + (nr - 1) * gy + top
@@ -421,14 +423,14 @@ def plot_weight_images(
     ncols: int | None = None,  # panels per row; None: up to 5
     title: str = "First-layer weights of each hidden unit",  # the figure's title
 ) -> plt.Figure:  # closed: it shows once, where it is returned
-    "Each first-layer unit's pixel weights as an image: green positive, red negative, one scale."
+    "Each first-layer unit's pixel weights as an image: red positive, blue negative, one scale."
     W = first_linear(nnet).weight.detach().numpy()  # one row of pixel weights per unit
     rows, cols = _image_shape(W.shape[1], image_shape)
     titles = _unit_titles(titles, len(W))
     lim = float(np.abs(W).max()) or 1.0  # one colour scale for every unit, centred at 0
     fig, axes, head = _weight_figure(len(W), ncols, rows, cols, titles, title)
     for u, ax in enumerate(axes.flat[: len(W)]):
-        im = ax.imshow(W[u].reshape(rows, cols), cmap="RdYlGn", vmin=-lim, vmax=lim)
+        im = ax.imshow(W[u].reshape(rows, cols), cmap="RdBu_r", vmin=-lim, vmax=lim)
         ax.set_title(titles[u], fontsize=8)
     _colour_bar_beside(fig, im, head, "weight (shared scale)")
     plt.close(fig)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 import numpy as np
 import torch
-from .training import as_float_tensor, as_label_tensor, check_number
+from .training import FIGURE_WIDTH, as_float_tensor, as_label_tensor, check_number
 from .activations import case_titles, mosaic
 from .probe import ConvProbe
 
@@ -86,8 +86,10 @@ def plot_kernel_heatmaps(
     # each column (one kernel's responses, its differences, the winners) is one image: the n cases
     # stacked with gaps, drawn on one Axes with one colour bar underneath
     cell = panel_size / max(H, W)
-    col_w, col_h = cell * W, cell * (n * (H + 1) - 1)
     gap, wsp, left, right, bottom, bar = 0.5, 0.12, 1.1, 0.25, 1.05, 0.12
+    fixed = left + right + 2 * gap + wsp * (2 * K + 2)  # inches that are not kernel maps
+    cell = min(cell, (FIGURE_WIDTH - fixed) / ((2 * K + 1) * W))  # fit the page's column
+    col_w, col_h = cell * W, cell * (n * (H + 1) - 1)
     top = 0.75 + (0.4 if title else 0)
     widths = [col_w] * K + [gap] + [col_w] * K + [gap] + [col_w]
     fig_w = left + sum(widths) + wsp * (len(widths) - 1) + right
@@ -119,7 +121,7 @@ def plot_kernel_heatmaps(
             lim = float(np.abs(data).max()) or 1.0
             cmap = plt.get_cmap("RdBu_r" if kind == "resp" else "PuOr_r").with_extremes(bad="white")
             ax, im, cax = column(x, data, cmap, lim=lim)
-            name = f"kernel {k + 1}" if kind == "resp" else f"kernel {k + 1} − mean"
+            name = f"kernel {k + 1}"
             ax.set_title(name, fontsize=9)
             fig.colorbar(im, cax=cax, orientation="horizontal")
             cax.tick_params(labelsize=7)
@@ -145,8 +147,8 @@ def plot_kernel_heatmaps(
     cax.set_xlabel("kernel", fontsize=8)
     y_block = 1 - (top - 0.32) / fig_h
     for kind, text in (
-        ("resp", "responses (scale shared down each column)"),
-        ("diff", "difference from the mean over cases"),
+        ("resp", "responses"),
+        ("diff", "minus the mean over cases"),
     ):
         middle = (xs[kind][0] + xs[kind][-1] + col_w) / 2
         fig.text(middle / fig_w, y_block, text, ha="center", va="bottom", fontsize=10)

@@ -15,9 +15,10 @@ import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'MODEL_CLASSES', 'seed_everything', 'as_float_tensor', 'as_label_tensor', 'is_int', 'check_int',
-           'check_ints', 'check_number', 'check_choice', 'make_optimizer', 'heads_of', 'fit', 'predict', 'accuracy',
-           'plot_learning_curve', 'saveable', 'check_save_path', 'check_load_path', 'save_model', 'load_model']
+__all__ = ['OPTIMIZERS', 'FIGURE_WIDTH', 'MODEL_CLASSES', 'seed_everything', 'as_float_tensor', 'as_label_tensor', 'is_int',
+           'check_int', 'check_ints', 'check_number', 'check_choice', 'make_optimizer', 'heads_of', 'fit', 'predict',
+           'accuracy', 'plot_learning_curve', 'saveable', 'check_save_path', 'check_load_path', 'save_model',
+           'load_model']
 
 # %% ../nbs/00_training.ipynb #5f9c0707
 def seed_everything(
@@ -382,6 +383,9 @@ def accuracy(
         raise ValueError(f"y must have shape {want} to match the model's heads, got {got}")
     right = pred == y
     return (right.all(1) if right.ndim == 2 else right).float().mean().item()
+
+# %% ../nbs/00_training.ipynb #a2d9697e
+FIGURE_WIDTH = 8.0  # inches: the widest figure the site shows without shrinking its text
 
 # %% ../nbs/00_training.ipynb #6f6972e5
 def plot_learning_curve(

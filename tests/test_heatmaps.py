@@ -112,11 +112,14 @@ def test_plot_kernel_heatmaps_scales_and_labels():
         "kernel 1",
         "kernel 2",
         "kernel 3",
-        "kernel 1 − mean",
-        "kernel 2 − mean",
-        "kernel 3 − mean",
+        "kernel 1",
+        "kernel 2",
+        "kernel 3",
         "winning kernel",
     ]
+    blocks = [t.get_text() for t in fig.texts]
+    assert "responses" in blocks and "minus the mean over cases" in blocks
+    assert fig.get_size_inches()[0] <= 8.0 + 1e-9  # drawn for the site's column (FIGURE_WIDTH)
     assert [t.get_text() for t in columns[0].get_yticklabels()] == [
         "0 + 0 = 0",
         "0 + 1 = 1",
