@@ -82,3 +82,28 @@ def test_traced_compares_values_not_text():
     assert traced(parse("0.90"), [parse("0.9")])
     assert traced(parse("3,481"), [parse("3481")])
     assert not traced(parse("3,481"), [parse("3480")])
+
+
+def test_every_lesson_page_computes_the_numbers_its_prose_quotes():
+    "Every lesson as executed for this run: each prose number printed, asserted or allowlisted."
+    import json
+    import os
+
+    from lessons import executed_notebooks, lessons
+
+    executed = executed_notebooks()
+    pages = [nb for nb in lessons() if nb.name != "index.ipynb"]
+    missing = [nb.name for nb in pages if nb.name not in executed]
+    if missing and not os.environ.get("INTERPCOURSE_SITE_BUILT"):
+        pytest.skip(f"no current execution of {missing}: run `python site/execute.py` first")
+    assert not missing, f"the test command executed no current copy of {missing}"
+    untraced = {}
+    for nb in pages:
+        found = untraceable(json.loads(executed[nb.name].read_text(encoding="utf-8")))
+        if found:
+            untraced[nb.name] = [
+                f"cell {cell}: {number} in …{context}…" for cell, number, context in found
+            ]
+    assert not untraced, "prose numbers no cell on the page computes:\n" + json.dumps(
+        untraced, indent=1, ensure_ascii=False
+    )
