@@ -513,7 +513,7 @@ def _error_bars(mean, std) -> np.ndarray:
 
 
 _SPLIT_LABELS = {  # what each split's test examples are
-    "seen": "accuracy on held-out\nsamples of seen pairs",
+    "seen": "accuracy on the pairs\nit was trained on",
     "unseen": "accuracy on\nunseen pairs",
 }
 

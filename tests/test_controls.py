@@ -456,7 +456,7 @@ def test_plot_controls_figure_and_bad_input(tiny_summary):
     assert isinstance(fig, plt.Figure) and fig.number not in plt.get_fignums()  # closed
     axes = fig.axes
     assert len(axes) == 2 and all(ax.get_title() and ax.get_ylim() == (0, 1.1) for ax in axes)
-    assert axes[0].get_ylabel() == "accuracy on held-out\nsamples of seen pairs"
+    assert axes[0].get_ylabel() == "accuracy on the pairs\nit was trained on"
     assert axes[1].get_ylabel() == "accuracy on\nunseen pairs" and axes[-1].get_xlabel()
     with pytest.raises(ValueError, match="heads must be a non-empty selection"):
         plot_controls(tiny_summary, heads=("sum",))
