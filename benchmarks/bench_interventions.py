@@ -14,6 +14,11 @@ reported next to wall times, since the machine may be shared.
 `python benchmarks/bench_interventions.py --seeds` instead repeats the lesson's decodable-vs-used
 comparison for the trained target of each of Lesson 7's seeds (0-4) and writes one row per seed
 and hidden layer to `benchmarks/results/interventions_seeds.csv`, which Lesson 8 shows.
+
+`python benchmarks/bench_interventions.py --post-units` ablates each of the 25 hidden units of the
+post's mod-2 network (`trained_target(2, seed)`, seeds 0-4) with each of the three ablations, on
+the lesson's 10,000 pairs, and writes one row per seed and unit to
+`benchmarks/results/interventions_post_units.csv`, which Lesson 8 shows.
 """
 
 import os
@@ -33,9 +38,10 @@ from interpcourse.interventions import (  # noqa: E402
     patch_from,
     patching_effects,
 )
-from interpcourse.activations import record_activations  # noqa: E402
+from interpcourse.activations import record_activations, trained_target  # noqa: E402
 from interpcourse.controls import ControlConfig, layer_probes, target_networks  # noqa: E402
-from interpcourse.target import all_pairs, encode_pairs, inputs_of  # noqa: E402
+from interpcourse.target import all_pairs, encode_pairs, inputs_of, modular_data  # noqa: E402
+from interpcourse.training import accuracy  # noqa: E402
 
 
 def timed(label, f):
@@ -119,11 +125,39 @@ def across_seeds(config=ControlConfig()):
     return pd.DataFrame(rows)
 
 
+POST_UNITS = RESULTS.with_name("interventions_post_units.csv")
+
+
+def post_units(seeds=(0, 1, 2, 3, 4)):
+    "Per seed of the post's mod-2 network and hidden unit: accuracy drop under each ablation."
+    import pandas as pd
+
+    X, y = modular_data(p=2, n=10_000, seed=0)
+    tables = []
+    for seed in seeds:
+        net = trained_target(2, seed)
+        drops = {
+            how: ablation_effects(net, X, y, how=how).set_index(["layer", "unit"]).accuracy_drop
+            for how in ("mean", "resample", "zero")
+        }
+        t = pd.DataFrame(drops).reset_index()
+        t.insert(0, "network accuracy", accuracy(net, X, y))
+        t.insert(0, "seed", seed)
+        tables.append(t)
+    return pd.concat(tables, ignore_index=True)
+
+
 if __name__ == "__main__":
     if "--seeds" in sys.argv:
         table = timed("decodable vs used, seeds 0-4", across_seeds)
         RESULTS.parent.mkdir(exist_ok=True)
         table.round(4).to_csv(RESULTS, index=False)
         print(table.groupby("layer").agg(["mean", "std"]).round(2).T.to_string())
+    elif "--post-units" in sys.argv:
+        table = timed("the post's 25 units, seeds 0-4", post_units)
+        POST_UNITS.parent.mkdir(exist_ok=True)
+        table.round(4).to_csv(POST_UNITS, index=False)
+        needed = table.assign(needed=table["mean"] > 0.05).groupby(["seed", "layer"]).needed.sum()
+        print(needed.unstack("layer").to_string())
     else:
         main()

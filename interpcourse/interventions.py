@@ -486,7 +486,7 @@ def plot_unit_effects(
     fig, axes = plt.subplots(
         1,
         len(images),
-        figsize=(0.6 + 2.6 * len(images) * max(1, width / 5), 3.2),
+        figsize=(min(8, 0.6 + 2.5 * len(images) * max(1, width / 5)), 3.0),
         layout="constrained",
         squeeze=False,
     )
@@ -496,15 +496,16 @@ def plot_unit_effects(
             ax.text(
                 c,
                 r,
-                f"{v:.2f}",
+                f"{v:.2f}" if v else "0",
                 ha="center",
                 va="center",
-                fontsize=7,
+                fontsize=8,
                 color="white" if abs(v) > 0.6 * lim else "black",
             )
         ax.set_xticks(range(width), [str(u) for u in range(width)])  # 0-based, as the code
         ax.set_yticks(range(n_layers), [str(layer + 1) for layer in range(n_layers)])
-        ax.set(title=title, xlabel="unit", ylabel="hidden layer")
+        ax.set(title=title, xlabel="unit")
+    axes[0, 0].set_ylabel("hidden layer")
     fig.colorbar(im, ax=axes[0].tolist(), label=column.replace("_", " "), shrink=0.9)
     if suptitle:
         fig.suptitle(suptitle)
