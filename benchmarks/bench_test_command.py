@@ -41,6 +41,29 @@ def _cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+def _adopt_orphans() -> None:
+    """Become the subreaper of our descendants (Linux), so that the CPU time of processes whose
+    parent exits first (multiprocessing's forkserver) is counted when we reap them."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _reap(timeout: float = 30) -> None:
+    "Wait for every descendant left behind (their CPU time then counts in RUSAGE_CHILDREN)."
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.1)
+
+
 def timed(cmd: list[str], cwd: Path, log: Path) -> dict:
     "Run `cmd`, timestamping its `== step` lines: wall, CPU, passed, steps [(name, seconds)]."
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "IN_TEST", "FORCE")}
@@ -56,6 +79,7 @@ def timed(cmd: list[str], cwd: Path, log: Path) -> dict:
                 marks.append((line[3:].strip()[:60], time.time()))
         rc = proc.wait()
     t1 = time.time()
+    _reap()
     steps = [(n, round(b - a, 1)) for (n, a), (_, b) in zip(marks, marks[1:] + [("", t1)])]
     wall, cpu, load1 = round(t1 - t0, 1), round(_cpu() - cpu0, 1), os.getloadavg()[0]
     return dict(wall_s=wall, cpu_s=cpu, passed=rc == 0, load_before=load0, load_after=load1,
@@ -130,6 +154,7 @@ def main(argv=None) -> int:
     ap.add_argument("--work", default="/tmp/bench-test-command", type=Path)
     ap.add_argument("--sync-library", action="store_true", help="see `clone`")
     args = ap.parse_args(argv)
+    _adopt_orphans()
     rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.rev],
                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     states, rows = args.states.split(","), []
