@@ -212,10 +212,11 @@ def _all_logits(model: GrokMLP) -> torch.Tensor:
 def _record(history: list, y, train, test, model: GrokMLP, step: int) -> None:
     "Append one row to `history`: losses, accuracies, concentration and layer spectrum at `step`."
     logits = _all_logits(model)  # the same numbers as model(X), at half the cost
+    right = logits.argmax(1) == y
     row = {"step": step}
     for split, rows in (("train", train), ("test", test)):
         row[f"{split}_loss"] = nn.functional.cross_entropy(logits[rows], y[rows]).item()
-        row[f"{split}_acc"] = (logits[rows].argmax(1) == y[rows]).float().mean().item()
+        row[f"{split}_acc"] = right[rows].float().mean().item()
     energy_a = fourier_spectrum(model.w_a, model.p)  # as unit_frequencies and layer_spectrum
     top_share = energy_a[:, 1:].max(1).values / energy_a[:, 1:].sum(1)
     row["concentration"] = float(np.median(top_share.numpy()))
