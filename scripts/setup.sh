@@ -27,9 +27,9 @@ for f in sys.argv[1:]:
     h.update(open(f, "rb").read())
 print(h.hexdigest())' pyproject.toml scripts/setup.sh)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  # --no-compile: Python compiles what it imports when it first imports it, instead of pip
-  # compiling all of torch and jupyter up front (most of a fresh setup's time).
-  pip_install=(.venv/bin/python -m pip install --quiet --no-compile --disable-pip-version-check)
+  # pip compiles every module up front: keep it (with PYTHONDONTWRITEBYTECODE set, as in some CI
+  # images, nothing else would, and every lesson would compile torch from source again).
+  pip_install=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
   # torch first, from PyTorch's CPU-only index, so no multi-GB CUDA build is pulled. Where that
   # index cannot be reached (offline mirrors, firewalls) pip gives up after one 5 s try and torch
   # comes from the default index (on Linux that may be the CUDA build; macOS builds are CPU-only).
