@@ -51,7 +51,7 @@ def plot_kernels(
         _annotate(ax, k[i], lim)
         ax.set_xticks(range(kw), [f"+{j}" for j in range(kw)])
         ax.set_yticks(range(kh), [f"+{j}" for j in range(kh)])
-        ax.set(title=f"kernel {i + 1}", xlabel="unit offset")
+        ax.set(title=f"kernel {i}", xlabel="unit offset")  # 0-based, as probe.kernels[i]
         if i == 0:
             ax.set_ylabel("layer offset")
     fig.colorbar(im, ax=axes[0].tolist(), label="weight", shrink=0.9)
@@ -121,7 +121,7 @@ def plot_kernel_heatmaps(
             lim = float(np.abs(data).max()) or 1.0
             cmap = plt.get_cmap("RdBu_r" if kind == "resp" else "PuOr_r").with_extremes(bad="white")
             ax, im, cax = column(x, data, cmap, lim=lim)
-            name = f"kernel {k + 1}"
+            name = f"kernel {k}"  # 0-based, as probe.kernels[k]
             ax.set_title(name, fontsize=9)
             fig.colorbar(im, cax=cax, orientation="horizontal")
             cax.tick_params(labelsize=7)
@@ -137,12 +137,10 @@ def plot_kernel_heatmaps(
     ax, im, cax = column(x, win.astype(float), colours, norm=norm)
     for r in range(n):
         for (i, j), v in np.ndenumerate(win[r]):
-            ax.text(
-                j, r * (H + 1) + i, str(v + 1), ha="center", va="center", fontsize=7, color="white"
-            )
+            ax.text(j, r * (H + 1) + i, str(v), ha="center", va="center", fontsize=7, color="white")
     ax.set_title("winning kernel", fontsize=9)
     cb = fig.colorbar(im, cax=cax, orientation="horizontal", ticks=range(K))
-    cb.set_ticklabels([str(k + 1) for k in range(K)])
+    cb.set_ticklabels([str(k) for k in range(K)])
     cax.tick_params(labelsize=7)
     cax.set_xlabel("kernel", fontsize=8)
     y_block = 1 - (top - 0.32) / fig_h

@@ -95,7 +95,7 @@ def test_plot_kernels():
     assert all(
         np.allclose(ax.images[0].get_clim(), (-lim, lim)) for ax in panels
     )  # one shared, zero-centred scale
-    assert [ax.get_title() for ax in panels] == [f"kernel {k}" for k in range(1, 5)]
+    assert [ax.get_title() for ax in panels] == [f"kernel {k}" for k in range(4)]  # 0-based
     plt.close(fig)
     with pytest.raises(TypeError, match="probe must be a ConvProbe"):
         plot_kernels("probe")
@@ -109,12 +109,12 @@ def test_plot_kernel_heatmaps_scales_and_labels():
     assert isinstance(fig, plt.Figure)
     columns = [ax for ax in fig.axes if ax.images]  # one image per column: the 4 cases stacked
     assert [ax.get_title() for ax in columns] == [
+        "kernel 0",
         "kernel 1",
         "kernel 2",
-        "kernel 3",
+        "kernel 0",
         "kernel 1",
         "kernel 2",
-        "kernel 3",
         "winning kernel",
     ]
     blocks = [t.get_text() for t in fig.texts]
