@@ -5,7 +5,10 @@ the cos(w(a+b-c)) logit fit and Zhong et al.'s clock/pizza measures; Transformer
 
 Writes benchmarks/results/transformer_seeds.csv (one row per seed). --mlp adds Lesson 9's MLP
 (train_grokking, ReLU, width 128) on the same split; --lens loads seed 0's weights into
-TransformerLens's HookedTransformer (transformer-lens 4.3.0, benchmark only) and compares logits.
+TransformerLens's HookedTransformer (benchmark only) and compares logits. transformer-lens 4.3.0
+no longer has HookedTransformer (4.0 replaced it by TransformerBridge, which wraps Hugging Face
+models), and 2.x needs numpy < 2 while this environment's pandas/pyarrow need numpy 2: the check
+runs where a 2.x install imports, and otherwise prints why it was skipped.
 """
 
 from __future__ import annotations
