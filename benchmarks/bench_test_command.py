@@ -165,8 +165,10 @@ def main(argv=None) -> int:
             clone(repo, rev, args.sync_library)
         elif state in ("warm", "markdown") and not rows:  # a clone kept from an earlier run
             update(repo, rev, args.sync_library)
-        if state == "markdown":
+        if state == "markdown":  # an edit as a contributor commits it: nbdev-clean'ed
             touch_markdown(repo / args.lesson)
+            clean = [str(ROOT / ".venv" / "bin" / "nbdev-clean"), "--fname", args.lesson]
+            subprocess.run(clean, cwd=repo, check=True)
         if state == "course":
             repo = args.work / "course"
             clone(repo, rev, args.sync_library)
