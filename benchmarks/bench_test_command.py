@@ -113,9 +113,9 @@ def update(repo: Path, rev: str, sync: bool = False) -> None:
 
 
 def touch_markdown(lesson: Path) -> None:
-    "Append one sentence to the first markdown cell of `lesson` (as a prose edit would)."
+    "Append one sentence to the last markdown cell of `lesson` (the first is the module docstring)."
     nb = json.loads(lesson.read_text(encoding="utf-8"))
-    cell = next(c for c in nb["cells"] if c["cell_type"] == "markdown")
+    cell = [c for c in nb["cells"] if c["cell_type"] == "markdown"][-1]
     src = "".join(cell["source"])
     cell["source"] = src + " One more sentence."
     lesson.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
