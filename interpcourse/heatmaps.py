@@ -119,7 +119,9 @@ def plot_kernel_heatmaps(
         for k in range(K):
             data = resp[:, k] if kind == "resp" else diff[:, k]
             lim = float(np.abs(data).max()) or 1.0
-            cmap = plt.get_cmap("RdBu_r" if kind == "resp" else "PuOr_r").with_extremes(bad="white")
+            cmap = plt.get_cmap("RdBu_r").with_extremes(
+                bad="white"
+            )  # the course's one diverging map
             ax, im, cax = column(x, data, cmap, lim=lim)
             name = f"kernel {k}"  # 0-based, as probe.kernels[k]
             ax.set_title(name, fontsize=9)
