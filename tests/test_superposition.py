@@ -190,3 +190,16 @@ def test_figures_return_figures():
         assert isinstance(fig, matplotlib.figure.Figure)
     with pytest.raises(ValueError, match="n_hidden"):
         plot_toy_geometry(train_toy_models(4, 3, sparsities=(0.5,), seeds=1, steps=1))
+
+
+def test_lesson_10_loads_exactly_the_network_train_grokking_gives():
+    "data/grokked_p59.safetensors is train_grokking() with its defaults (data/build_grokked.py)."
+    from pathlib import Path
+
+    from interpcourse.grokking import train_grokking
+    from interpcourse.training import load_model
+
+    saved = load_model(Path(__file__).resolve().parent.parent / "data" / "grokked_p59.safetensors")
+    trained, _ = train_grokking()
+    for name, weight in trained.state_dict().items():
+        assert torch.equal(weight, saved.state_dict()[name]), name
