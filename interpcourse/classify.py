@@ -316,6 +316,9 @@ def _panel_figure(n, ncols, panel, margins, gaps, title, default_cols=5, **kw):
     "A figure of `n` panels placed by hand; `panel`, `margins` (l, r, b, t), `gaps` in inches."
     nr, nc = _grid(n, ncols, default_cols)
     (pw, ph), (left, right, bottom, top), (gx, gy) = panel, margins, gaps
+    while ncols is None and nc > 1 and left + nc * (pw + gx) - gx + right > FIGURE_WIDTH:
+        nc -= 1  # fewer panels per row before narrower panels
+        nr = math.ceil(n / nc)
     pw = min(pw, (FIGURE_WIDTH - left - right - (nc - 1) * gx) / nc)  # narrower panels to fit
     top += 0.35  # room for the figure title
     W = left + nc * pw + (nc - 1) * gx + right
@@ -440,7 +443,7 @@ def plot_weight_images(
 def _activation_figure(n_units, ncols, n_classes, titles, names, title) -> tuple:
     "The figure and its panels (shared axes) for `n_units` panels of `n_classes` columns of dots."
     width = max(1.6, 0.62 * n_classes) if n_classes <= 4 else 0.22 * n_classes + 0.4
-    head, feet = 0.14 * _lines(titles) + 0.1, 0.15 * _lines(names) + 0.12
+    head, feet = 0.14 * _lines(titles) + 0.1, 0.15 * _lines(names) + 0.32  # + the class label
     margins = (0.7, 0.12, feet, head)
     gaps = (0.12, head + 0.08)
     kw = dict(sharex=True, sharey=True)
@@ -491,6 +494,9 @@ def plot_unit_activations(
             ax.tick_params(labelbottom=True)
     if H.min() >= -1 and H.max() <= 1:
         axes[0, 0].set_ylim(-1.1, 1.1)
+    fig.supxlabel(
+        "class (one dot per example; bar: the class mean)", fontsize=9, y=0.01, va="bottom"
+    )
     plt.close(fig)
     return fig
 
