@@ -188,6 +188,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                        'interpcourse.grokking._check_wave_axis': ( 'grokking.html#_check_wave_axis',
                                                                                    'interpcourse/grokking.py'),
                                        'interpcourse.grokking._check_weights': ('grokking.html#_check_weights', 'interpcourse/grokking.py'),
+                                       'interpcourse.grokking._fit_recording': ('grokking.html#_fit_recording', 'interpcourse/grokking.py'),
                                        'interpcourse.grokking._frequency_mask': ( 'grokking.html#_frequency_mask',
                                                                                   'interpcourse/grokking.py'),
                                        'interpcourse.grokking._held': ('grokking.html#_held', 'interpcourse/grokking.py'),

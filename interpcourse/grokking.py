@@ -168,7 +168,16 @@ def train_grokking(
     model = GrokMLP(p, width, activation)
     history = []
     record = functools.partial(_record, history, y, train, test)
-    record(model, step=0)
+    schedule = dict(steps=steps, every=every, stop_at=stop_at, hold=hold)
+    _fit_recording(model, X[train], y[train], record, history, lr, weight_decay, seed, **schedule)
+    return model, pd.DataFrame(history)
+
+# %% ../nbs/09_grokking.ipynb #1671c31a24314836a5b85d7ef7fbf015
+def _fit_recording(
+    model, X, y, record, history: list, lr, weight_decay, seed, steps, every, stop_at, hold
+) -> None:
+    "`fit` with AdamW, calling `record(model, step)` every `every` steps; stop once test holds."
+    record(model, 0)
     counter = itertools.count(1)
 
     def until(model) -> bool:  # fit calls this after every step, with the model in eval mode
@@ -180,8 +189,8 @@ def train_grokking(
 
     fit(
         model,
-        X[train],
-        y[train],
+        X,
+        y,
         epochs=steps,
         lr=lr,
         optimizer=ADAMW,
@@ -189,9 +198,8 @@ def train_grokking(
         seed=seed,
         until=until,
     )
-    return model, pd.DataFrame(history)
 
-# %% ../nbs/09_grokking.ipynb #1671c31a24314836a5b85d7ef7fbf015
+
 def _check_schedule(steps, every, stop_at, hold) -> None:
     "Check `train_grokking`'s schedule arguments; errors name the argument."
     check_int(steps, "steps", 1)

@@ -4,15 +4,15 @@
 
 # %% ../nbs/11_transformer.ipynb #d2927bff
 from __future__ import annotations
-import itertools
+import functools
 import math
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from .training import check_int, fit, saveable, seed_everything
-from .grokking import ADAMW, grokking_data, fourier_spectrum, filter_waves
-from .grokking import _check_schedule, _held
+from .training import check_int, saveable, seed_everything
+from .grokking import grokking_data, fourier_spectrum, filter_waves
+from .grokking import _check_schedule, _fit_recording
 
 # %% auto #0
 __all__ = ['modular_tokens', 'Attention', 'MLP', 'ModularTransformer', 'embedding_spectrum', 'train_transformer']
@@ -158,26 +158,10 @@ def train_transformer(
     seed_everything(seed)
     model = ModularTransformer(p, d_model, n_heads, d_mlp)
     history = []
-    _record(history, tokens, y, train, test, model, step=0)
-    counter = itertools.count(1)
-
-    def until(model) -> bool:  # fit calls this after every step, with the model in eval mode
-        step = next(counter)
-        if step % every and step < steps:
-            return False
-        _record(history, tokens, y, train, test, model, step)
-        return _held(history, stop_at, hold)
-
-    fit(
-        model,
-        tokens[train],
-        y[train],
-        epochs=steps,
-        lr=lr,
-        optimizer=ADAMW,
-        weight_decay=weight_decay,
-        seed=seed,
-        until=until,
+    record = functools.partial(_record, history, tokens, y, train, test)
+    schedule = dict(steps=steps, every=every, stop_at=stop_at, hold=hold)
+    _fit_recording(
+        model, tokens[train], y[train], record, history, lr, weight_decay, seed, **schedule
     )
     return model, pd.DataFrame(history)
 
