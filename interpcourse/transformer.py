@@ -10,12 +10,16 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from .training import check_int, saveable, seed_everything
+from .training import as_float_tensor, check_int, saveable, seed_everything
 from .grokking import grokking_data, fourier_spectrum, filter_waves
-from .grokking import _check_schedule, _fit_recording
+from .grokking import energy_share
+from .grokking import _check_freqs, _check_schedule, _fit_recording
 
 # %% auto #0
-__all__ = ['modular_tokens', 'Attention', 'MLP', 'ModularTransformer', 'embedding_spectrum', 'train_transformer']
+__all__ = ['modular_tokens', 'Attention', 'MLP', 'ModularTransformer', 'embedding_spectrum', 'train_transformer',
+           'restrict_embedding', 'as_grid', 'grid_spectrum', 'sum_share', 'frequency_concentration', 'logit_fit',
+           'restrict_logits', 'progress_measures', 'plot_progress_measures', 'gradient_symmetricity',
+           'distance_irrelevance']
 
 # %% ../nbs/11_transformer.ipynb #09e46b56
 def modular_tokens(
@@ -141,7 +145,7 @@ def train_transformer(
     p: int = 59,  # the modulus
     frac: float = 0.4,  # the fraction of the p² pairs to train on (Lesson 9's split)
     steps: int = 3000,  # the most full-batch steps
-    lr: float = 1e-2,  # AdamW's learning rate
+    lr: float = 2e-2,  # AdamW's learning rate
     weight_decay: float = 1.0,  # AdamW's decoupled weight decay
     seed: int = 0,  # seeds the split, the initial weights and the training
     every: int = 50,  # record the history every `every` steps
@@ -150,15 +154,18 @@ def train_transformer(
     d_model: int = 64,  # the residual stream's width
     n_heads: int = 4,  # attention heads
     d_mlp: int = 256,  # the MLP's hidden units
+    checkpoints: list | None = None,  # a list: (step, weights) is appended at each record
 ) -> tuple[ModularTransformer, pd.DataFrame]:  # the trained model, and its history
     "Train a `ModularTransformer` full batch on a random `frac` of the pairs, with a history."
     tokens, y = modular_tokens(p)
     _, _, train, test = grokking_data(p, frac, seed)
     _check_schedule(steps, every, stop_at, hold)
+    if checkpoints is not None and not isinstance(checkpoints, list):
+        raise TypeError(f"checkpoints must be a list or None, got {type(checkpoints).__name__}")
     seed_everything(seed)
     model = ModularTransformer(p, d_model, n_heads, d_mlp)
     history = []
-    record = functools.partial(_record, history, tokens, y, train, test)
+    record = functools.partial(_record, history, checkpoints, tokens, y, train, test)
     schedule = dict(steps=steps, every=every, stop_at=stop_at, hold=hold)
     _fit_recording(
         model, tokens[train], y[train], record, history, lr, weight_decay, seed, **schedule
@@ -167,7 +174,7 @@ def train_transformer(
 
 # %% ../nbs/11_transformer.ipynb #6611f205
 @torch.no_grad()
-def _record(history: list, tokens, y, train, test, model, step: int) -> None:
+def _record(history: list, checkpoints, tokens, y, train, test, model, step) -> None:
     "Append one row to `history`: losses, accuracies and the embedding's spectrum at `step`."
     logits = model(tokens)
     row = {"step": step}
@@ -177,3 +184,244 @@ def _record(history: list, tokens, y, train, test, model, step: int) -> None:
     row["weight_norm"] = torch.cat([w.flatten() for w in model.parameters()]).norm().item()
     row.update({f"energy_{k}": e for k, e in enumerate(embedding_spectrum(model).tolist())})
     history.append(row)
+    if checkpoints is not None:
+        checkpoints.append((step, {k: v.clone() for k, v in model.state_dict().items()}))
+
+# %% ../nbs/11_transformer.ipynb #59466842
+def restrict_embedding(
+    model: ModularTransformer,  # the network; it is not changed
+    freqs,  # frequencies in 1 ... p//2
+    keep: bool = True,  # True: keep only `freqs` (and the constant); False: remove `freqs`
+) -> ModularTransformer:  # a copy whose number-token embedding holds only the chosen waves
+    "A copy of `model` whose embedding, read over the number tokens, keeps or loses `freqs`."
+    _check_model(model)
+    edited = ModularTransformer(**model.config)
+    edited.load_state_dict(model.state_dict())
+    W = edited.embed.weight.data  # (p + 1, d_model): row p is "=", left as it is
+    W[: model.p] = filter_waves(W[: model.p], freqs, keep, dim=0)
+    return edited
+
+# %% ../nbs/11_transformer.ipynb #5827b665
+def as_grid(
+    values,  # (p², ...): one row per pair, rows `a * p + b` as `modular_tokens` lists them
+    p: int,  # the modulus
+) -> torch.Tensor:  # (..., p, p): axis -2 is a, axis -1 is b
+    "Values recorded on every pair as functions on the p × p grid of (a, b)."
+    p = check_int(p, "p", 3)
+    values = as_float_tensor(values, "values")
+    if values.ndim == 0 or len(values) != p * p:
+        raise ValueError(f"values must have p² = {p * p} rows, got shape {tuple(values.shape)}")
+    grids = values.reshape(p, p, -1).permute(2, 0, 1)  # (everything else, a, b)
+    return grids.reshape(*values.shape[1:], p, p)
+
+
+def grid_spectrum(
+    grid,  # (..., p, p): functions of (a, b), e.g. from `as_grid`
+) -> torch.Tensor:  # (..., p//2 + 1, p//2 + 1): energy at frequency k_a over a, k_b over b
+    "Each function's sum of squares shared out by its frequency over a and over b."
+    G = _check_grid(grid)
+    p = G.shape[-1]
+    energy = torch.fft.fft2(G).abs() ** 2 / p**2  # sums to (G**2).sum() (Parseval)
+    freq = torch.minimum(torch.arange(p), p - torch.arange(p))  # k and p - k: one wave
+    over_a = energy.new_zeros(*G.shape[:-2], p // 2 + 1, p).index_add_(-2, freq, energy)
+    return over_a.new_zeros(*over_a.shape[:-1], p // 2 + 1).index_add_(-1, freq, over_a)
+
+
+def sum_share(
+    grid,  # (..., p, p): functions of (a, b)
+    freqs,  # frequencies in 1 ... p//2
+) -> torch.Tensor:  # (...,): in [0, 1]; nan where there are no such products
+    "Of the energy in products of waves at `freqs` (entries [k, k]), the share in waves of a + b."
+    G = _check_grid(grid)
+    p = G.shape[-1]
+    k = torch.tensor(_check_freqs(freqs, p // 2))
+    energy = torch.fft.fft2(G).abs() ** 2
+    plus = energy[..., k, k] + energy[..., -k % p, -k % p]  # e^{±iw(a + b)}
+    minus = energy[..., k, -k % p] + energy[..., -k % p, k]  # e^{±iw(a − b)}
+    return plus.sum(-1) / (plus + minus).sum(-1)
+
+# %% ../nbs/11_transformer.ipynb #0490e26e
+def _check_grid(grid) -> torch.Tensor:
+    "`grid` as a float tensor (..., p, p) with p >= 3; errors name `grid`."
+    G = as_float_tensor(grid, "grid")
+    if G.ndim < 2 or G.shape[-1] != G.shape[-2] or G.shape[-1] < 3:
+        raise ValueError(f"grid must have shape (..., p, p) with p >= 3, got {tuple(G.shape)}")
+    return G
+
+# %% ../nbs/11_transformer.ipynb #d41301a3
+def frequency_concentration(
+    grids,  # (units, p, p): each unit's activation over (a, b), e.g. `as_grid(hidden, p).`
+) -> pd.DataFrame:  # one row per unit: `freq`, `share`, `products`
+    "Each unit's top frequency k and the share of its variance in waves of k alone."
+    G = _check_grid(grids)
+    if G.ndim != 3:
+        raise ValueError(f"grids must have shape (units, p, p), got {tuple(G.shape)}")
+    E = grid_spectrum(G - G.mean((-2, -1), keepdim=True))  # the variance, by (k_a, k_b)
+    k = torch.arange(1, E.shape[-1])
+    at_k = E[:, k, 0] + E[:, 0, k] + E[:, k, k]  # waves of a, waves of b, their products
+    top = at_k.max(1)
+    freq = top.indices + 1
+    products = E[torch.arange(len(E)), freq, freq]
+    columns = dict(
+        freq=freq.numpy(),
+        share=(top.values / E.sum((-2, -1))).numpy(),  # of the unit's variance
+        products=(products / top.values).numpy(),  # of the variance at its frequency
+    )
+    return pd.DataFrame(columns).rename_axis("unit")
+
+# %% ../nbs/11_transformer.ipynb #d99835e9
+@torch.no_grad()
+def logit_fit(
+    model: ModularTransformer,  # the network to read
+    freqs,  # frequencies k in 1 ... p//2
+) -> tuple[torch.Tensor, float]:  # the α for each k, and the share of variance explained
+    "Least-squares fit of the logits by Σ_k α_k cos(2πk(a + b − c)/p) over every pair and answer."
+    _check_model(model)
+    p = model.p
+    tokens, _ = modular_tokens(p)
+    L = model(tokens)
+    L = L - L.mean(1, keepdim=True)  # a shift of one pair's logits changes no prediction
+    d = (tokens[:, :1] + tokens[:, 1:2] - torch.arange(p)) % p  # (p², p): a + b − c
+    k = torch.tensor(_check_freqs(freqs, p // 2))
+    waves = torch.cos(2 * math.pi * k * d[..., None] / p).reshape(-1, len(k))  # (p³, freqs)
+    alpha = torch.linalg.lstsq(waves, L.reshape(-1, 1)).solution.squeeze(1)
+    residual = L.flatten() - waves @ alpha
+    return alpha, 1 - (residual**2).sum().item() / (L**2).sum().item()
+
+# %% ../nbs/11_transformer.ipynb #25a18ec4
+def restrict_logits(
+    logits,  # (p², p): every pair's logits, rows `a * p + b` as `modular_tokens` lists them
+    freqs,  # frequencies in 1 ... p//2
+    keep: bool = True,  # True: keep only these waves (and each answer's mean); False: remove them
+) -> torch.Tensor:  # (p², p)
+    "The logits' parts along cos(w(a + b)) and sin(w(a + b)) at `freqs`: kept alone, or removed."
+    p = _check_pairs_logits(logits)
+    if not isinstance(keep, bool):
+        raise TypeError(f"keep must be True or False, got {type(keep).__name__}")
+    L = as_float_tensor(logits, "logits").double()
+    total = torch.arange(p).repeat_interleave(p) + torch.arange(p).repeat(p)  # a + b, per row
+    w = 2 * math.pi * torch.tensor(_check_freqs(freqs, p // 2), dtype=torch.double) / p
+    angle = total[:, None] * w  # (p², freqs)
+    waves = torch.cat([angle.cos(), angle.sin()], 1)
+    waves = waves / waves.norm(dim=0)  # orthonormal columns: one per wave
+    along = waves @ (waves.T @ L)  # (p², p): the part of each answer's logits along the waves
+    kept = L.mean(0) + along if keep else L - along
+    return kept.float()
+
+
+def _check_pairs_logits(logits) -> int:
+    "The modulus p of logits (p², p); errors name `logits`."
+    L = as_float_tensor(logits, "logits", ndim=2)
+    if L.shape[0] != L.shape[1] ** 2 or L.shape[1] < 3:
+        raise ValueError(f"logits must have shape (p², p), got {tuple(L.shape)}")
+    return L.shape[1]
+
+# %% ../nbs/11_transformer.ipynb #8f062e2a
+@torch.no_grad()
+def progress_measures(
+    model: ModularTransformer,  # any network of the checkpoints' shape (used for its config)
+    checkpoints: list,  # (step, state dict) pairs, from `train_transformer(checkpoints=[])`
+    freqs,  # the key frequencies, in 1 ... p//2
+    train,  # the training rows (Lesson 9's split), for the excluded loss
+) -> pd.DataFrame:  # one row per checkpoint: step, restricted_loss, excluded_loss
+    "Nanda et al.'s progress measures at each checkpoint, from the logits on every pair."
+    _check_model(model)
+    tokens, y = modular_tokens(model.p)
+    network = ModularTransformer(**model.config)
+    rows = []
+    for step, weights in checkpoints:
+        network.load_state_dict(weights)
+        logits = network(tokens)
+        restricted = restrict_logits(logits, freqs)  # the key waves of a + b alone
+        excluded = restrict_logits(logits, freqs, keep=False)[train]  # everything but them
+        rows.append(
+            dict(
+                step=step,
+                restricted_loss=nn.functional.cross_entropy(restricted, y).item(),
+                excluded_loss=nn.functional.cross_entropy(excluded, y[train]).item(),
+            )
+        )
+    return pd.DataFrame(rows)
+
+# %% ../nbs/11_transformer.ipynb #f5da5ba3
+def plot_progress_measures(
+    history: pd.DataFrame,  # from `train_transformer`
+    progress: pd.DataFrame,  # from `progress_measures`
+    freqs,  # the key frequencies
+    title: str = "Grokking from the inside",  # the figure's title
+):  # the Figure
+    "Accuracy; losses with the progress measures; the weight norm; the key frequencies' share."
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        4, 1, figsize=(8, 8), sharex=True, gridspec_kw=dict(hspace=0.45, top=0.91, bottom=0.07)
+    )  # fixed spacing: cheaper to draw than a layout engine
+    step, n_freqs = history.step, history.filter(regex=r"^energy_\d+$").shape[1] - 1
+    axes[0].plot(step, history.train_acc, color="C0", label="train pairs")
+    axes[0].plot(step, history.test_acc, color="C1", ls="--", label="test pairs")
+    axes[0].set(ylabel="accuracy", title="accuracy", ylim=(-0.02, 1.02))
+    axes[0].legend(fontsize=8, loc="center right")
+    losses = [
+        (step, history.train_loss, "train pairs", dict(color="C0")),
+        (step, history.test_loss, "test pairs", dict(color="C1", ls="--")),
+        (progress.step, progress.restricted_loss, "restricted (all pairs)", dict(color="C2")),
+        (
+            progress.step,
+            progress.excluded_loss,
+            "excluded (train pairs)",
+            dict(color="C4", ls="-."),
+        ),
+    ]
+    for x, loss, label, style in losses:
+        axes[1].plot(x, loss, label=label, **style)
+    axes[1].set(ylabel="cross-entropy", yscale="log", title="losses and progress measures")
+    axes[1].legend(fontsize=8, loc="lower left", ncol=2)
+    axes[2].plot(step, history.weight_norm, color="C3")
+    axes[2].set(ylabel="L2 norm", title="the weights' norm")
+    axes[3].plot(step, energy_share(history, freqs), color="C5")
+    axes[3].set(
+        xlabel="step",
+        ylabel="share",
+        ylim=(0, 1.02),
+        title=f"the {len(freqs)} key frequencies' share of the embedding's energy (of {n_freqs})",
+    )
+    fig.suptitle(title)
+    plt.close(fig)
+    return fig
+
+# %% ../nbs/11_transformer.ipynb #f0b5042c
+@torch.enable_grad()  # works inside torch.no_grad() too
+def gradient_symmetricity(
+    model: ModularTransformer,  # the network to read
+    n: int = 1000,  # random triples (a, b, c), drawn without repeats
+    seed: int = 42,  # seeds the draw
+) -> float:  # the mean cosine similarity, in [-1, 1]
+    "Zhong et al.'s gradient symmetricity: cos(∂logit_c/∂E_a, ∂logit_c/∂E_b), averaged."
+    _check_model(model)
+    p = model.p
+    draw = torch.randperm(p**3, generator=torch.Generator().manual_seed(seed))
+    triple = draw[: check_int(n, "n", 1)]
+    a, b, c = triple // p**2, triple // p % p, triple % p
+    embedded = {}
+    keep = model.embed.register_forward_hook(lambda m, i, out: embedded.update(E=out))
+    try:  # a hook is global state: removed even if the forward pass fails
+        logits = model(torch.stack([a, b, torch.full_like(a, p)], 1))
+    finally:
+        keep.remove()
+    (grad,) = torch.autograd.grad(logits[torch.arange(len(c)), c].sum(), embedded["E"])
+    return nn.functional.cosine_similarity(grad[:, 0], grad[:, 1], dim=1).mean().item()
+
+
+@torch.no_grad()
+def distance_irrelevance(
+    model: ModularTransformer,  # the network to read
+) -> float:  # near 1: the distance a − b does not matter; small: it does
+    "Zhong et al.'s distance irrelevance of the correct answer's logit over every pair."
+    _check_model(model)
+    p = model.p
+    tokens, y = modular_tokens(p)
+    correct = model(tokens)[torch.arange(p * p), y]
+    distance = (tokens[:, 0] - tokens[:, 1]) % p
+    by_distance = correct[distance.argsort(stable=True)].view(p, p)  # one row per distance
+    within = by_distance.std(1, correction=0).mean()
+    return (within / correct.std(correction=0)).item()

@@ -1,4 +1,4 @@
-"Tests for Lesson 11's transformer: the forward pass against tensor algebra, hand-made waves."
+"Tests for Lesson 11: the forward pass against tensor algebra; the readings on hand-made waves."
 
 import math
 
@@ -11,8 +11,18 @@ from interpcourse.interventions import intervene, zero_ablation
 from interpcourse.training import seed_everything
 from interpcourse.transformer import (
     ModularTransformer,
+    as_grid,
+    distance_irrelevance,
     embedding_spectrum,
+    frequency_concentration,
+    gradient_symmetricity,
+    grid_spectrum,
+    logit_fit,
     modular_tokens,
+    progress_measures,
+    restrict_embedding,
+    restrict_logits,
+    sum_share,
     train_transformer,
 )
 
@@ -129,3 +139,116 @@ def test_train_transformer_history_columns():
     assert f"energy_{P // 2}" in history.columns
     again = train_transformer(p=P, steps=4, every=2, d_model=8, n_heads=2, d_mlp=8)[1]
     assert history.equals(again)  # deterministic
+
+
+def grid(P=P):
+    return torch.arange(P)[:, None].float(), torch.arange(P)[None, :].float()
+
+
+def test_grid_spectrum_on_hand_made_waves():
+    a, b = grid()
+    w = 2 * math.pi * 3 / P
+    waves = torch.stack([torch.sin(w * a) + 0 * b, torch.cos(w * (a - b)), 2 + 0 * a * b])
+    E = grid_spectrum(waves)
+    assert E.shape == (3, P // 2 + 1, P // 2 + 1)
+    assert torch.allclose(E.sum((-2, -1)), (waves**2).sum((-2, -1)), rtol=1e-5)
+    assert torch.allclose(E[0, 3, 0], torch.tensor(P * P / 2.0), rtol=1e-5)
+    assert torch.allclose(E[1, 3, 3], torch.tensor(P * P / 2.0), rtol=1e-5)
+    assert torch.allclose(E[2, 0, 0], torch.tensor(4.0 * P * P), rtol=1e-5)
+    assert torch.allclose(sum_share(waves[1], [3]), torch.tensor(0.0), atol=1e-6)
+    assert torch.allclose(sum_share(torch.sin(w * (a + b)), 3), torch.tensor(1.0))
+
+
+def test_as_grid_puts_a_on_rows_and_b_on_columns():
+    tokens, y = modular_tokens(P)
+    g = as_grid(torch.stack([tokens[:, 0], y], 1), P)
+    assert g.shape == (2, P, P)
+    assert g[0, 4, 7] == 4 and g[1, 4, 7] == (4 + 7) % P
+    with pytest.raises(ValueError, match="values must have p"):
+        as_grid(y[:-1], P)
+    with pytest.raises(ValueError, match="grid must have shape"):
+        grid_spectrum(torch.zeros(P, P + 1))
+
+
+def test_frequency_concentration_finds_each_units_frequency():
+    a, b = grid()
+    units = torch.stack([torch.relu(torch.cos(2 * math.pi * k * a / P) + 0 * b) for k in (1, 4)])
+    table = frequency_concentration(units)
+    assert table.freq.tolist() == [1, 4]
+    assert (table.share < 1).all() and (table.share > 0.8).all()  # ReLU adds harmonics
+    assert (table.products.abs() < 1e-6).all()  # waves of a alone: no products
+    with pytest.raises(ValueError, match="grids must have shape"):
+        frequency_concentration(units[0])
+
+
+def test_restrict_logits_splits_logits_into_two_parts():
+    tokens, y = modular_tokens(P)
+    d = tokens[:, :1] + tokens[:, 1:2] - torch.arange(P)
+    logits = torch.cos(2 * math.pi * 2 * d / P) + 0.5 * torch.sin(2 * math.pi * 5 * d / P)
+    kept = restrict_logits(logits, [2])
+    assert torch.allclose(kept, torch.cos(2 * math.pi * 2 * d / P), atol=1e-5)
+    assert (kept.argmax(1) == y).all()  # cos(w(a + b − c)) peaks at the answer
+    removed = restrict_logits(logits, [2], keep=False)
+    assert torch.allclose(removed, 0.5 * torch.sin(2 * math.pi * 5 * d / P), atol=1e-5)
+    with pytest.raises(TypeError, match="keep must be True or False"):
+        restrict_logits(logits, [2], keep="yes")
+    with pytest.raises(ValueError, match="logits must have shape"):
+        restrict_logits(logits[:, :3], [2])
+
+
+def test_logit_fit_recovers_known_amplitudes():
+    model = ModularTransformer(P, d_model=8, n_heads=2, d_mlp=8)
+    alphas = {1: 2.0, 3: -0.5}
+
+    class Known(ModularTransformer):
+        def forward(self, tokens):
+            d = tokens[:, :1] + tokens[:, 1:2] - torch.arange(P)
+            return sum(a * torch.cos(2 * math.pi * k * d / P) for k, a in alphas.items())
+
+    known = Known(P, d_model=8, n_heads=2, d_mlp=8)
+    alpha, explained = logit_fit(known, [1, 3])
+    assert torch.allclose(alpha, torch.tensor([2.0, -0.5]), atol=1e-4)
+    assert explained > 0.9999
+    assert logit_fit(known, [2])[1] < 1e-4  # the wrong frequency explains nothing
+    with pytest.raises(TypeError, match="model must be a ModularTransformer"):
+        logit_fit(torch.nn.Linear(2, 2), [1])
+    assert restrict_embedding(model, list(range(1, P // 2 + 1))).state_dict().keys() == (
+        model.state_dict().keys()
+    )
+
+
+def test_clock_and_pizza_measures_on_hand_cases():
+    seed_everything(0)
+    model = ModularTransformer(P, d_model=8, n_heads=2, d_mlp=8)
+    sym = gradient_symmetricity(model, n=200)
+    assert -1 <= sym <= 1
+    assert sym == gradient_symmetricity(model, n=200)  # the draw is seeded
+    with torch.no_grad():  # works inside no_grad, and leaves no hooks behind
+        gradient_symmetricity(model, n=10)
+    assert not model.embed._forward_hooks
+
+    class Symmetric(ModularTransformer):  # logits from E_a + E_b alone: gradients agree
+        def forward(self, tokens):
+            e = self.embed(tokens)
+            return self.unembed(torch.tanh(e[:, 0] + e[:, 1]))
+
+    assert gradient_symmetricity(Symmetric(P, d_model=8, n_heads=2, d_mlp=8)) > 0.999
+    irr = distance_irrelevance(model)
+    assert 0 <= irr <= 1.5
+
+
+def test_checkpoints_and_progress_measures():
+    checkpoints = []
+    kw = dict(p=P, steps=4, every=2, d_model=8, n_heads=2, d_mlp=8)
+    model, history = train_transformer(checkpoints=checkpoints, **kw)
+    assert [s for s, _ in checkpoints] == history.step.tolist()
+    final = ModularTransformer(**model.config)
+    final.load_state_dict(checkpoints[-1][1])
+    tokens, _ = modular_tokens(P)
+    assert torch.equal(final(tokens), model(tokens))  # the last checkpoint is the model
+    _, _, train, _ = grokking_data(P, 0.4, 0)
+    progress = progress_measures(model, checkpoints, [1, 2], train)
+    assert progress.step.tolist() == history.step.tolist()
+    assert (progress[["restricted_loss", "excluded_loss"]] > 0).all().all()
+    with pytest.raises(TypeError, match="checkpoints must be a list"):
+        train_transformer(checkpoints=(), **kw)
