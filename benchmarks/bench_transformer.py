@@ -54,7 +54,9 @@ def measure(model, history, checkpoints, seed, frac):
     key = key_frequencies(energy)
     logits = model(tokens)
     hidden = record_activations(model, tokens, ["mlp.hidden"])["mlp.hidden"]
-    units = frequency_concentration(as_grid(hidden, model.p))[hidden.std(0).numpy() > 0]
+    variance = hidden.var(0)
+    live = (variance > 0.01 * variance.median()).numpy()  # as the lesson: quiet units left out
+    units = frequency_concentration(as_grid(hidden, model.p))[live]
     W_path = model.unembed.weight @ model.mlp.out.weight
     _, _, train, _ = grokking_data(model.p, frac, seed)
     progress = progress_measures(model, checkpoints, key, train).set_index("step")

@@ -4,7 +4,7 @@ logits? (benchmark only; TransformerLens is not a dependency of the course)
     /work/notes/tlvenv/bin/python benchmarks/bench_transformer_lens.py    # from the repo root
 
 Writes benchmarks/results/transformer_lens.csv: for an untrained model (seed 0) and for
-train_transformer(seed=0) with its defaults (Lesson 11's network; about 40 s CPU), over all
+train_transformer(seed=0) with its defaults (Lesson 11's network; about 16 s CPU), over all
 p² = 3481 pairs, the largest |difference| of the logits at "=", of the attention pattern at "="
 (hook_pattern) and of the residual stream after attention at "=" (hook_resid_mid), and the share
 of pairs whose predicted answer (argmax) is the same. A control loads the query, key and value
@@ -33,12 +33,11 @@ Versions measured: torch 2.13.0+cpu, transformer-lens 3.9.0, transformers 5.25.0
 pandas 3.1.1, Python 3.11.7. Nothing is downloaded at run time (no pretrained model, no
 tokenizer: HookedTransformer is built from a config and fed token ids).
 
-Differences from bench_transformer.lens_check (which had never run): the numbers agreed, but it
-loaded with strict=False, so a misspelt or missing key would have left TransformerLens's random
-initial weights in place without an error; here every key of lens.state_dict() must be
-assigned, or a KeyError names the missing ones, and the load is strict. It also compared the
-logits only; here the attention pattern and the residual stream at "=" are compared too, and a
-wrong-layout control shows the check can fail.
+An earlier version of this check (in bench_transformer.py, never run) loaded with strict=False,
+so a misspelt or missing key would have left TransformerLens's random initial weights in place
+without an error; here every key of lens.state_dict() must be assigned, or a KeyError names the
+missing ones, and the load is strict. The attention pattern and the residual stream at "=" are
+compared too, and a wrong-layout control shows the check can fail.
 """
 
 from __future__ import annotations
