@@ -7,7 +7,8 @@ Zhong et al.'s clock/pizza measures, and a memorising control without weight dec
 Writes benchmarks/results/transformer_seeds.csv (one row per seed) with the lesson's recipe
 (`train_transformer()`'s defaults). The slower recipe the lesson used before (three seeds are
 committed): `--lr 0.01 --seeds 0 1 2 --out benchmarks/results/transformer_seeds_lr0.01.csv`.
-`--mlp` adds Lesson 9's MLP (`train_grokking`, ReLU, width 128) on the same split. The
+`--mlp` adds Lesson 9's MLP (`train_grokking`'s defaults, x² units, and with ReLU units) on
+the same split (40% of the pairs; Lesson 9 trains on 30%). The
 TransformerLens equivalence check is `benchmarks/bench_transformer_lens.py` (it needs its own
 venv; see its docstring).
 """
@@ -111,11 +112,12 @@ def main():
         row["memoriser_train_acc"] = round(memorised.train_acc.iloc[-1], 4)
         row["memoriser_test_acc"] = round(memorised.test_acc.iloc[-1], 4)
         row["memoriser_top_share"] = round((strongest.sum() / energy.sum()).item(), 3)
-        if args.mlp:
+        for activation in ["square", "relu"] if args.mlp else []:  # Lesson 9's MLP, this split
             t = time.process_time()
-            _, mlp_history = train_grokking(activation="relu", frac=frac, seed=seed)
-            row["mlp_test_099"] = first_step(mlp_history, "test_acc", 0.99)
-            row["mlp_cpu_s"] = round(time.process_time() - t, 1)
+            _, mlp_history = train_grokking(activation=activation, frac=frac, seed=seed)
+            row[f"mlp_{activation}_test_099"] = first_step(mlp_history, "test_acc", 0.99)
+            row[f"mlp_{activation}_steps"] = int(mlp_history.step.iloc[-1])
+            row[f"mlp_{activation}_cpu_s"] = round(time.process_time() - t, 1)
         print(row, flush=True)
         rows.append(row)
     table = pd.DataFrame(rows)
