@@ -277,6 +277,7 @@ def plot_grokking(
                 fontsize=8,
                 color="grey",
                 ha="right" if column == "test_acc" else "left",
+                bbox=dict(facecolor="white", edgecolor="none", alpha=0.85, pad=1),
             )
     acc_ax.set(xlabel="step", ylabel="accuracy", ylim=(-0.02, 1.02), title="accuracy")
     loss_ax.set(xlabel="step", ylabel="cross-entropy (log scale)", yscale="log", title="loss")

@@ -143,7 +143,7 @@ def _check_model(model) -> None:
 # %% ../nbs/11_transformer.ipynb #c53035db
 def train_transformer(
     p: int = 59,  # the modulus
-    frac: float = 0.4,  # the fraction of the p² pairs to train on (Lesson 9's split)
+    frac: float = 0.4,  # the fraction of the p² pairs to train on (drawn as Lesson 9 draws it)
     steps: int = 3000,  # the most full-batch steps
     lr: float = 2e-2,  # AdamW's learning rate
     weight_decay: float = 1.0,  # AdamW's decoupled weight decay
