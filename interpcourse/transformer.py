@@ -13,7 +13,7 @@ from torch import nn
 from .training import as_float_tensor, check_int, saveable, seed_everything
 from .grokking import grokking_data, fourier_spectrum, filter_waves
 from .grokking import energy_share
-from .grokking import _check_freqs, _check_schedule, _fit_recording
+from .grokking import _check_freqs, _check_logits, _check_schedule, _fit_recording
 
 # %% auto #0
 __all__ = ['modular_tokens', 'Attention', 'MLP', 'ModularTransformer', 'embedding_spectrum', 'train_transformer',
@@ -250,7 +250,7 @@ def _check_grid(grid) -> torch.Tensor:
 
 # %% ../nbs/11_transformer.ipynb #d41301a3
 def frequency_concentration(
-    grids,  # (units, p, p): each unit's activation over (a, b), e.g. `as_grid(hidden, p).`
+    grids,  # (units, p, p): each unit's activation over (a, b), e.g. `as_grid(hidden, p)`
 ) -> pd.DataFrame:  # one row per unit: `freq`, `share`, `products`
     "Each unit's top frequency k and the share of its variance in waves of k alone."
     G = _check_grid(grids)
@@ -295,11 +295,13 @@ def restrict_logits(
     keep: bool = True,  # True: keep only these waves (and each answer's mean); False: remove them
 ) -> torch.Tensor:  # (p², p)
     "The logits' parts along cos(w(a + b)) and sin(w(a + b)) at `freqs`: kept alone, or removed."
-    p = _check_pairs_logits(logits)
+    L = as_float_tensor(logits, "logits", ndim=2)
+    p = L.shape[1]
+    L = _check_logits(L, p).double()  # Lesson 9's check: shape (p², p)
     if not isinstance(keep, bool):
         raise TypeError(f"keep must be True or False, got {type(keep).__name__}")
-    L = as_float_tensor(logits, "logits").double()
-    total = torch.arange(p).repeat_interleave(p) + torch.arange(p).repeat(p)  # a + b, per row
+    tokens, _ = modular_tokens(p)
+    total = tokens[:, 0] + tokens[:, 1]  # a + b, per row
     w = 2 * math.pi * torch.tensor(_check_freqs(freqs, p // 2), dtype=torch.double) / p
     angle = total[:, None] * w  # (p², freqs)
     waves = torch.cat([angle.cos(), angle.sin()], 1)
@@ -307,14 +309,6 @@ def restrict_logits(
     along = waves @ (waves.T @ L)  # (p², p): the part of each answer's logits along the waves
     kept = L.mean(0) + along if keep else L - along
     return kept.float()
-
-
-def _check_pairs_logits(logits) -> int:
-    "The modulus p of logits (p², p); errors name `logits`."
-    L = as_float_tensor(logits, "logits", ndim=2)
-    if L.shape[0] != L.shape[1] ** 2 or L.shape[1] < 3:
-        raise ValueError(f"logits must have shape (p², p), got {tuple(L.shape)}")
-    return L.shape[1]
 
 # %% ../nbs/11_transformer.ipynb #8f062e2a
 @torch.no_grad()
