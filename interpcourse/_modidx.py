@@ -498,8 +498,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                     'interpcourse/transformer.py'),
                                           'interpcourse.transformer._check_model': ( 'transformer.html#_check_model',
                                                                                      'interpcourse/transformer.py'),
-                                          'interpcourse.transformer._check_pairs_logits': ( 'transformer.html#_check_pairs_logits',
-                                                                                            'interpcourse/transformer.py'),
                                           'interpcourse.transformer._check_tokens': ( 'transformer.html#_check_tokens',
                                                                                       'interpcourse/transformer.py'),
                                           'interpcourse.transformer._record': ('transformer.html#_record', 'interpcourse/transformer.py'),
