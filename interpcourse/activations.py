@@ -180,7 +180,7 @@ def trained_target(
     else:  # width 8 on the full table of p² pairs
         X, y = all_pairs(p)
         width, epochs, lr = 8, 1000, 0.03
-    seed_everything(seed)
+    seed_everything(seed, "target weights")
     target = TargetMLP(p=p, n_layers=7, width=width)
     fit(target, X, y, epochs=epochs, lr=lr, seed=seed, until=lambda m: accuracy(m, X, y) == 1.0)
     return target

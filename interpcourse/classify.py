@@ -200,7 +200,7 @@ def train_for_classification(
 ) -> tuple[nn.Sequential, np.ndarray]:  # the trained network and its learning curve
     "Train a `make_classifier` network on images `X` and labels `T` with the course's `fit` loop."
     X, T, n_classes = _check_training_inputs(X, T, n_epochs, learning_rate, n_classes)
-    seed_everything(seed)  # before the weights are made, so the seed fixes them too
+    seed_everything(seed, "classifier weights")  # before the weights are made
     nnet = make_classifier(X.shape[1], hidden_layers, n_classes)
     curve = fit(
         nnet,

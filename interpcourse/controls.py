@@ -14,6 +14,7 @@ from torch import nn
 from .training import fit, predict, accuracy, seed_everything, saveable
 from .training import as_float_tensor, as_label_tensor, check_int, check_ints
 from .training import check_number, heads_of, is_int
+from .training import stream
 from .target import TargetMLP, all_pairs, inputs_of
 from .activations import record_activations, activation_images, probe_targets
 from .probe import ConvProbe, decode_accuracy
@@ -69,7 +70,7 @@ def unseen_pair_split(
     "Row indices `(train, test)` holding out a random `test_frac` of the distinct input pairs."
     T, pairs, inv = _pair_index(targets)
     k = _n_held_out(test_frac, len(pairs))
-    g = torch.Generator().manual_seed(check_int(seed, "seed", 0))
+    g = stream(seed, "held-out pairs")
     for _ in range(1000):  # redraw until every held-out label also occurs in training
         test = torch.isin(inv, torch.randperm(len(pairs), generator=g)[:k])
         if _test_labels_seen(T, test):
@@ -118,7 +119,7 @@ def control_targets(
 ) -> torch.Tensor:  # control labels, int64, the shape of `targets`
     "Hewitt & Liang's control task: each column's labels shuffled across the distinct input pairs."
     table, inv = _pair_table(targets)  # one row of labels per distinct pair
-    g = torch.Generator().manual_seed(check_int(seed, "seed", 0))
+    g = stream(seed, "control task")
     shuffled = [table[torch.randperm(len(table), generator=g), j] for j in range(table.shape[1])]
     return torch.stack(shuffled, dim=1)[inv]  # back to one row per example
 
@@ -217,7 +218,7 @@ def target_networks(
     goal = {"trained": 1.0, "partial": config.partial_accuracy}  # train until this accuracy
     nets = {}
     for name in config.networks:
-        seed_everything(seed)  # the same initial weights for all three
+        seed_everything(seed, "target weights")  # the same initial weights for all three
         nets[name] = net = TargetMLP(config.p, config.n_layers, config.width, config.init)
         if name in goal:
             fit(
@@ -383,7 +384,7 @@ def _names_all(model, F, T) -> bool:
 
 def _train_probe(kind, images, labels, train, config, seed):
     "A fresh probe trained on the `train` rows, stopping once it fits them if `stop_when_fit`."
-    seed_everything(seed)
+    seed_everything(seed, "probe weights")
     probe, lr = _make_probe(kind, tuple(images.shape[1:]), config)
     F, T = images[train], labels[train]
     until = (lambda m: _names_all(m, F, T)) if config.stop_when_fit else None

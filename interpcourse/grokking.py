@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from .training import as_float_tensor, check_choice, check_int, check_number, is_int
 from .training import fit, saveable, seed_everything
+from .training import stream
 from .target import all_pairs
 
 # %% auto #0
@@ -39,8 +40,7 @@ def grokking_data(
     "Every pair `(a, b)` with its answer `(a + b) mod p`, split at random into train and test."
     X, y = all_pairs(check_int(p, "p", 3))
     n_train = _n_train(p, frac)
-    draw = torch.Generator().manual_seed(check_int(seed, "seed", 0))
-    order = torch.randperm(p * p, generator=draw)
+    order = torch.randperm(p * p, generator=stream(seed, "grokking split"))
     return X, y, order[:n_train].sort().values, order[n_train:].sort().values
 
 # %% ../nbs/09_grokking.ipynb #938c804e27f84196a10c8828c723f798
@@ -164,7 +164,7 @@ def train_grokking(
     "Train a `GrokMLP` full batch on a random `frac` of the pairs, recording train and test scores."
     X, y, train, test = grokking_data(p, frac, seed)
     _check_schedule(steps, every, stop_at, hold)
-    seed_everything(seed)
+    seed_everything(seed, "grokking weights")
     model = GrokMLP(p, width, activation)
     history = []
     record = functools.partial(_record, history, y, train, test)

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from .training import as_float_tensor, as_label_tensor, check_choice, check_int
 from .training import accuracy, fit, seed_everything
+from .training import stream
 from .activations import activation_names, record_activations
 from .controls import LinearProbe
 
@@ -116,9 +117,7 @@ def resample_ablation(
     cols = _in_range(_check_units(units), reference.shape[1])
 
     def edit(h):
-        rows = torch.randint(
-            len(reference), (len(h),), generator=torch.Generator().manual_seed(seed)
-        )
+        rows = torch.randint(len(reference), (len(h),), generator=stream(seed, "resampled rows"))
         out = h.clone()
         out[:, cols] = reference[rows][:, cols]
         return _same_width(out, reference)
@@ -449,13 +448,13 @@ def _orthonormal_rows(M) -> torch.Tensor:
 
 def _random_rows(k: int, width: int, seed: int) -> torch.Tensor:
     "`k` random orthonormal rows of length `width`."
-    g = torch.Generator().manual_seed(seed)
+    g = stream(seed, "random directions")
     return _orthonormal_rows(torch.randn(k, width, generator=g))
 
 
 def _fresh_probe(F, labels, seed: int, epochs: int = 200, lr: float = 0.1) -> LinearProbe:
     "A linear probe for `labels` trained on all rows of `F` (stops early once it fits them)."
-    seed_everything(seed)
+    seed_everything(seed, "probe weights")
     probe = LinearProbe(F.shape[1], heads=(max(2, int(labels.max()) + 1),))
     done = lambda m: accuracy(m, F, labels) == 1.0  # noqa: E731
     fit(probe, F, labels, epochs=epochs, lr=lr, seed=seed, until=done, progress=False)

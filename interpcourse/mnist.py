@@ -14,6 +14,7 @@ import pandas as pd
 from torch import nn
 import interpcourse
 from .training import check_int
+from .training import np_stream
 from .classify import class_labels, confusion_matrix, first_linear, flat_images
 
 # %% auto #0
@@ -85,7 +86,7 @@ def split_train_test(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # Xtrain, Ttrain, Xtest, Ttest
     "Shuffle the rows of `X` and `T` together and split them into training and test rows."
     X, T, n_train = _check_split(X, T, train_fraction)
-    rows = np.random.default_rng(check_int(seed, "seed", 0)).permutation(len(X))
+    rows = np_stream(seed, "train/test split").permutation(len(X))
     train, test = rows[:n_train], rows[n_train:]
     return X[train], T[train], X[test], T[test]
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 from .training import as_float_tensor, check_int
+from .training import np_stream
 from .classify import Report, class_labels, first_linear, forward_all_layers
 from .classify import report, train_for_classification
 
@@ -42,7 +43,7 @@ def make_images(
 ) -> tuple[np.ndarray, np.ndarray]:  # X (2·n_each, 1, size, size) float32, T (2·n_each, 1)
     "`n_each` square outlines (label 0), then `n_each` diamond outlines (label 1), at random."
     _check_image_args(n_each, size, seed, noise)
-    rng = np.random.default_rng(seed)
+    rng = np_stream(seed, "shape images")
     n = 2 * n_each
     r = rng.integers(3, size // 2 - 3, size=n, endpoint=True)  # radius: 3 .. 7 for 20x20
     rows = rng.integers(r + 1, size - 2 - r, endpoint=True)  # centres keep the outline

@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 from torch import nn
 from .training import as_float_tensor, check_int, check_number
+from .training import np_stream, stream
 from .interventions import intervene, mean_ablation
 from .activations import record_activations
 
@@ -37,7 +38,7 @@ class ToyModel(nn.Module):
         prob = _check_probability(probability)
         self.register_buffer("probability", prob)
         self.register_buffer("importance", _check_importance(importance, self.n_features))
-        draw = torch.Generator().manual_seed(check_int(seed, "seed", 0))
+        draw = stream(seed, "toy model weights")
         shape = (len(prob), self.n_hidden, self.n_features)
         std = (2 / (self.n_hidden + self.n_features)) ** 0.5
         self.W = nn.Parameter(torch.randn(shape, generator=draw) * std)
@@ -109,7 +110,7 @@ def train_toy_models(
     opt = torch.optim.AdamW(
         model.parameters(), lr=check_number(lr, "lr", low=0), weight_decay=0.0, fused=True
     )
-    draw = torch.Generator().manual_seed(seed)
+    draw = stream(seed, "toy model features")
     for _ in range(steps):
         x = model.sample(batch_size, draw)
         loss = (model.importance * (model(x) - x) ** 2).mean((1, 2)).sum()
@@ -221,7 +222,7 @@ def plot_dimensionality(
     ax.set_yticks([0, *STICKY, W.shape[1] / W.shape[2]])
     ax.set_yticklabels(["0", "1", "3/4", "2/3", "1/2", "2/5", f"{W.shape[1]}/{W.shape[2]}"])
     xs = np.repeat(x[:, None], W.shape[-1], 1)[alive]
-    jitter = np.exp(np.random.default_rng(0).normal(0, 0.04, len(xs)))
+    jitter = np.exp(np_stream(0, "plot jitter").normal(0, 0.04, len(xs)))
     ax.scatter(xs * jitter, dims.numpy()[alive], s=8, alpha=0.5, label="D_i of one feature")
     table = pd.DataFrame({"x": x, "per": per.numpy()}).groupby("x")["per"].mean()
     ax.plot(table.index, table.values, "k-o", ms=3, label="m / ‖W‖² (mean over seeds)")
@@ -258,7 +259,7 @@ class SparseAutoencoder(nn.Module):
                 raise ValueError(f"k must be at most n_latents = {self.n_latents}, got {k}")
         else:
             self.l1 = check_number(l1, "l1", low=0)
-        draw = torch.Generator().manual_seed(check_int(seed, "seed", 0))
+        draw = stream(seed, "SAE weights")
         dec = torch.randn(self.n_latents, self.d_in, generator=draw)
         self.W_dec = nn.Parameter(dec / dec.norm(dim=1, keepdim=True))  # one row per latent
         self.W_enc = nn.Parameter(self.W_dec.detach().T.clone())
@@ -302,7 +303,7 @@ def train_sae(
         sae.b_dec.copy_(X.mean(0) / sae.scale)
     Xs = X / sae.scale
     opt = torch.optim.Adam(sae.parameters(), lr=check_number(lr, "lr", low=0), fused=True)
-    draw = torch.Generator().manual_seed(seed)
+    draw = stream(seed, "SAE batches")
     rows = min(check_int(batch_size, "batch_size", 1), len(X))
     for _ in range(steps):
         xb = Xs[torch.randint(len(X), (rows,), generator=draw)]

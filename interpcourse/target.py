@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 from .training import as_float_tensor, as_label_tensor, check_int, saveable
+from .training import np_stream, stream
 
 # %% auto #0
 __all__ = ['OPS', 'OP_NAMES', 'encode_pairs', 'modular_data', 'all_pairs', 'inputs_of', 'TargetMLP', 'prediction_table',
@@ -111,7 +112,7 @@ def modular_data(
     op = _check_op(op, p)
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
-    g = torch.Generator().manual_seed(seed)
+    g = stream(seed, "target pairs")
     a = torch.randint(0, p, (n,), generator=g)
     b = torch.randint(1 if op == "div" else 0, p, (n,), generator=g)  # a / 0 is undefined
     return encode_pairs(a, b, p), _labels(a, b, p, op)
@@ -392,7 +393,7 @@ class NumpyMLP:
     ) -> list[float]:  # the mean loss after each epoch
         "Per-sample SGD like the post: one example per step, shuffled each epoch."
         X, y = self._check(X, y)
-        rng, curve = np.random.default_rng(seed), []
+        rng, curve = np_stream(seed, "example order"), []
         for _ in range(epochs):
             for i in rng.permutation(len(X)):
                 self.step(X[i : i + 1], y[i : i + 1], lr)

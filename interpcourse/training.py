@@ -5,6 +5,7 @@
 # %% ../nbs/00_training.ipynb #c9a0061a
 from __future__ import annotations
 import functools
+import hashlib
 import math
 import numbers
 import os
@@ -15,21 +16,10 @@ import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'FIGURE_WIDTH', 'MODEL_CLASSES', 'seed_everything', 'as_float_tensor', 'as_label_tensor', 'is_int',
-           'check_int', 'check_ints', 'check_number', 'check_choice', 'make_optimizer', 'heads_of', 'fit', 'predict',
-           'accuracy', 'plot_learning_curve', 'saveable', 'check_save_path', 'check_load_path', 'save_model',
-           'load_model']
-
-# %% ../nbs/00_training.ipynb #5f9c0707
-def seed_everything(
-    seed: int = 0,  # the seed for Python's `random`, NumPy and torch
-) -> None:
-    "Seed Python's `random`, NumPy and torch with `seed`."
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    random.seed(int(seed))
-    np.random.seed(int(seed) % 2**32)
-    torch.manual_seed(int(seed))
+__all__ = ['OPTIMIZERS', 'FIGURE_WIDTH', 'MODEL_CLASSES', 'as_float_tensor', 'as_label_tensor', 'is_int', 'check_int',
+           'check_ints', 'check_number', 'check_choice', 'stream_seed', 'stream', 'np_stream', 'seed_everything',
+           'make_optimizer', 'heads_of', 'fit', 'predict', 'accuracy', 'plot_learning_curve', 'saveable',
+           'check_save_path', 'check_load_path', 'save_model', 'load_model']
 
 # %% ../nbs/00_training.ipynb #1f9f34a4
 def _numeric_array(x, name: str, kinds: str, what: str) -> np.ndarray:
@@ -185,6 +175,46 @@ def check_choice(
         raise ValueError(f"{name} must be one of {options}, got {v!r}")
     return v
 
+# %% ../nbs/00_training.ipynb #045f5e26
+def stream_seed(
+    seed: int,  # the seed a lesson or a student passes, at least 0
+    purpose: str,  # what the draws are for, e.g. "planted features" or "SAE weights"
+) -> int:  # a 63-bit seed, the same for the same (seed, purpose) on every machine
+    "The seed of `purpose`'s own random stream: different purposes never share one."
+    seed = check_int(seed, "seed", 0)
+    if not isinstance(purpose, str) or not purpose:
+        raise TypeError(f"purpose must be a non-empty str naming the draws, got {purpose!r}")
+    key = int.from_bytes(hashlib.sha256(purpose.encode()).digest()[:8], "little")
+    state = np.random.SeedSequence(seed, spawn_key=(key,)).generate_state(1, np.uint64)
+    return int(state[0] >> np.uint64(1))  # 63 bits: torch, NumPy and `random` all accept it
+
+
+def stream(
+    seed: int,  # the seed a lesson or a student passes
+    purpose: str,  # what the draws are for
+) -> torch.Generator:  # pass it as `generator=` to torch.randn, torch.randperm, ...
+    "A torch generator on `purpose`'s own stream of `seed`."
+    return torch.Generator().manual_seed(stream_seed(seed, purpose))
+
+
+def np_stream(
+    seed: int,  # the seed a lesson or a student passes
+    purpose: str,  # what the draws are for
+) -> np.random.Generator:  # NumPy's default generator
+    "A NumPy generator on `purpose`'s own stream of `seed`."
+    return np.random.default_rng(stream_seed(seed, purpose))
+
+
+def seed_everything(
+    seed: int = 0,  # the seed a lesson or a student passes
+    purpose: str = "global",  # whose draws follow, e.g. "target weights" before building a model
+) -> None:
+    "Seed Python's `random`, NumPy and torch with `purpose`'s own stream of `seed`."
+    s = stream_seed(seed, purpose)
+    random.seed(s)
+    np.random.seed(s % 2**32)
+    torch.manual_seed(s)
+
 # %% ../nbs/00_training.ipynb #b48344aa
 def _check_optimizer_factory(optimizer) -> None:
     "Raise a clear TypeError unless `optimizer(params, lr=, weight_decay=)` can be called."
@@ -318,7 +348,7 @@ def fit(
     optimizer="adam",  # "adam", "sgd", "adamw", a torch.optim class or f(params, lr, weight_decay)
     loss_fn: Callable | None = None,  # loss(logits, labels); None: cross-entropy, summed over heads
     weight_decay: float = 0.0,  # passed to the optimiser
-    seed: int = 0,  # seeds the batch order (and dropout); seed the weights yourself
+    seed: int = 0,  # seeds batch order and dropout, each its own stream; not the weights
     until: Callable | None = None,  # after each epoch: until(model), in eval mode; True stops
     progress: bool | None = None,  # progress bar; None: only in a Jupyter kernel, not in tests
 ) -> np.ndarray:  # the learning curve: mean training loss of each epoch run
@@ -333,14 +363,17 @@ def fit(
     """
     X, y = _check_fit_inputs(model, X, y, epochs, lr, batch_size, weight_decay, loss_fn)
     loss_fn = loss_fn or nn.functional.cross_entropy
-    seed_everything(seed)
+    seed_everything(seed, "dropout")  # what dropout layers draw from
+    order_draw = stream(seed, "batch order")
     opt = make_optimizer(optimizer, model.parameters(), lr=lr, weight_decay=weight_decay)
     n = len(X)
     bs = n if batch_size is None else min(batch_size, n)
     curve = []
     model.train()
     for _ in _epochs(epochs, progress):
-        order = torch.randperm(n) if bs < n else None  # full batch: no shuffling, no copy
+        order = (
+            torch.randperm(n, generator=order_draw) if bs < n else None
+        )  # full batch: no shuffling, no copy
         total = 0.0
         for start in range(0, n, bs):
             rows = slice(None) if order is None else order[start : start + bs]

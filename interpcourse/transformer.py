@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 from torch import nn
 from .training import as_float_tensor, check_int, saveable, seed_everything
+from .training import stream
 from .grokking import grokking_data, fourier_spectrum, filter_waves
 from .grokking import energy_share
 from .grokking import _check_freqs, _check_logits, _check_schedule, _fit_recording
@@ -162,7 +163,7 @@ def train_transformer(
     _check_schedule(steps, every, stop_at, hold)
     if checkpoints is not None and not isinstance(checkpoints, list):
         raise TypeError(f"checkpoints must be a list or None, got {type(checkpoints).__name__}")
-    seed_everything(seed)
+    seed_everything(seed, "transformer weights")
     model = ModularTransformer(p, d_model, n_heads, d_mlp)
     history = []
     record = functools.partial(_record, history, checkpoints, tokens, y, train, test)
@@ -393,7 +394,7 @@ def gradient_symmetricity(
     "Zhong et al.'s gradient symmetricity: cos(∂logit_c/∂E_a, ∂logit_c/∂E_b), averaged."
     _check_model(model)
     p = model.p
-    draw = torch.randperm(p**3, generator=torch.Generator().manual_seed(seed))
+    draw = torch.randperm(p**3, generator=stream(seed, "gradient triples"))
     triple = draw[: check_int(n, "n", 1)]
     a, b, c = triple // p**2, triple // p % p, triple % p
     embedded = {}
