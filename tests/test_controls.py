@@ -277,7 +277,7 @@ def test_target_networks_are_one_run_at_three_moments():
     X, y = all_pairs(3)
     assert accuracy(nets["trained"], X, y) == 1.0
     assert c.partial_accuracy <= accuracy(nets["partial"], X, y) < 1.0
-    seed_everything(1)
+    seed_everything(1, "target weights")
     init = TargetMLP(3, 4, 8)  # the untrained network is the run's starting point
     for name in ("untrained", "partial", "trained"):
         same = all(
