@@ -224,13 +224,15 @@ def plot_dimensionality(
     ax.set_yticklabels(["0", "1", "3/4", "2/3", "1/2", "2/5", f"{W.shape[1]}/{W.shape[2]}"])
     xs = np.repeat(x[:, None], W.shape[-1], 1)[alive]
     jitter = np.exp(np_stream(0, "plot jitter").normal(0, 0.04, len(xs)))
-    ax.scatter(xs * jitter, dims.numpy()[alive], s=8, alpha=0.5, label="D_i of one feature")
+    ax.scatter(
+        xs * jitter, dims.numpy()[alive], s=8, alpha=0.5, label="D_i of one represented feature"
+    )
     table = pd.DataFrame({"x": x, "per": per.numpy()}).groupby("x")["per"].mean()
-    ax.plot(table.index, table.values, "k-o", ms=3, label="m / ‖W‖² (mean over seeds)")
+    ax.plot(table.index, table.values, "k-o", ms=3, label="m / ‖W‖²: the layer (mean over seeds)")
     ax.set(
         xscale="log",
         xlabel="1 / (1 − S)  (sparser →)",
-        ylabel="dimensions per feature",
+        ylabel="D_i (dots); m / ‖W‖² (line)",
         title="Feature dimensionality against sparsity",
         ylim=(0, 1.1),
     )
