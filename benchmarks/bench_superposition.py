@@ -39,8 +39,11 @@ from interpcourse.activations import record_activations  # noqa: E402
 from interpcourse.superposition import (  # noqa: E402
     feature_dimensionality,
     frequency_purity,
+    dictionary_recovery,
     loss_recovered,
     max_cosine_similarity,
+    planted_features,
+    random_dictionary,
     sae_metrics,
     train_sae,
     train_toy_models,
@@ -56,19 +59,11 @@ def timed(f):
     return r, time.perf_counter() - w, time.process_time() - c
 
 
-def planted(seed, n_features=32, d=10, p=0.05, n=8000):
-    draw = torch.Generator().manual_seed(seed)
-    dirs = torch.randn(n_features, d, generator=draw)
-    dirs = dirs / dirs.norm(dim=1, keepdim=True)
-    on = torch.rand(n, n_features, generator=draw) < p
-    return (torch.rand(n, n_features, generator=draw) * on) @ dirs, dirs
-
-
 def main():
     rows = []
     toy, w, c = timed(lambda: train_toy_models(seed=0))
     rows.append(dict(part="timing", setting="train_toy_models", seed=0, wall_s=w, cpu_s=c))
-    acts, dirs = planted(0)
+    acts, dirs = planted_features(seed=0)
     _, w, c = timed(lambda: train_sae(acts, n_latents=64, k=2))
     rows.append(dict(part="timing", setting="train_sae k=2", seed=0, wall_s=w, cpu_s=c))
 
@@ -81,6 +76,8 @@ def main():
         for s in torch.unique(1 - toy.probability):
             m = (1 - toy.probability) == s
             counts = {f"kept_{k}": int((kept[m] == k).sum()) for k in range(2, 6)}
+            alive = W.norm(dim=1)[m] > 0.5  # the kept ones are the most important ones:
+            counts["kept_top"] = int((alive == (torch.arange(5) < alive.sum(1, True))).all(1).sum())
             rows.append(
                 dict(
                     part="toy",
@@ -91,16 +88,14 @@ def main():
                 )
             )
 
-    for seed in range(5):
-        acts, dirs = planted(2 * seed)
-        acts2, dirs2 = planted(2 * seed + 1)
+    for seed in range(10):  # seed 0 is the page's: data 0, re-drawn data 1, SAEs and dictionary 0
+        acts, dirs = planted_features(seed=seed)
+        acts2, _ = planted_features(seed=seed + 1)
         sae = train_sae(acts, n_latents=64, k=2, seed=seed)
         sae2 = train_sae(acts2, n_latents=64, k=2, seed=seed)
-        rand = torch.randn(64, 10, generator=torch.Generator().manual_seed(100 + seed))
-        met = sae_metrics(sae, acts)
-        row = dict(
-            part="planted", setting="TopK k=2", seed=seed, **met, **max_cosine_similarity(dirs, sae)
-        )
+        rand = max_cosine_similarity(dirs, random_dictionary(64, 10, seed=seed))
+        row = dict(part="planted", setting="TopK k=2", seed=seed, **sae_metrics(sae, acts))
+        row.update(dictionary_recovery(dirs, sae))
         try:
             from sklearn.metrics import r2_score
 
@@ -110,22 +105,28 @@ def main():
         except ImportError:
             pass
         rows.append(row)
-        rows.append(
-            dict(
-                part="planted",
-                setting="random dictionary",
-                seed=seed,
-                **max_cosine_similarity(dirs, rand),
-            )
-        )
+        init = {f"{k}_init": v for k, v in rand.items()}  # untrained: it starts where it ends
+        rows.append(dict(part="planted", setting="random dictionary", seed=seed, **rand, **init))
         rows.append(
             dict(
                 part="planted",
                 setting="SAE on re-drawn directions",
                 seed=seed,
-                **max_cosine_similarity(dirs, sae2),
+                **dictionary_recovery(dirs, sae2),
             )
         )
+        if seed < 5:  # the page's k comparison, every k trained 500 steps
+            for k in (1, 2, 4, 8):
+                sae_k = sae if k == 2 else train_sae(acts, n_latents=64, k=k, seed=seed)
+                rows.append(
+                    dict(
+                        part="k sweep",
+                        setting=f"k={k}",
+                        seed=seed,
+                        **sae_metrics(sae_k, acts),
+                        **dictionary_recovery(dirs, sae_k),
+                    )
+                )
 
     for seed in range(3):
         (model, _), w, c = timed(lambda: train_grokking(seed=seed))
@@ -133,8 +134,9 @@ def main():
         hidden = record_activations(model, X, "act")["act"]
         sae = train_sae(hidden, n_latents=128, k=8, steps=400)
         freqs = unit_frequencies(model)["freq_a"].to_numpy()
-        rand = torch.randn(128, 128, generator=torch.Generator().manual_seed(seed))
+        rand = random_dictionary(128, 128, seed=seed)
         lr = loss_recovered(model, "act", sae, X, y)
+        lr_zero = loss_recovered(model, "act", sae, X, y, ablation="zero")
         rows.append(
             dict(
                 part="grokked",
@@ -142,6 +144,7 @@ def main():
                 seed=seed,
                 **sae_metrics(sae, hidden),
                 loss_recovered=lr["loss_recovered"],
+                loss_recovered_zero=lr_zero["loss_recovered"],
                 spliced_acc=lr["spliced_acc"],
                 purity_sae=float(frequency_purity(sae.W_dec.detach(), freqs).median()),
                 purity_random=float(frequency_purity(rand, freqs).median()),

@@ -10,15 +10,16 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from .training import as_float_tensor, check_int, check_number
+from .training import as_float_tensor, check_choice, check_int, check_number
 from .training import np_stream, stream
-from .interventions import intervene, mean_ablation
+from .interventions import intervene, mean_ablation, zero_ablation
 from .activations import record_activations
 
 # %% auto #0
 __all__ = ['STICKY', 'ToyModel', 'train_toy_models', 'feature_dimensionality', 'plot_toy_geometry', 'plot_interference',
            'plot_dimensionality', 'SparseAutoencoder', 'train_sae', 'sae_metrics', 'max_cosine_similarity',
-           'plot_tradeoff', 'loss_recovered', 'frequency_purity']
+           'initial_dictionary', 'dictionary_recovery', 'planted_features', 'random_dictionary', 'plot_tradeoff',
+           'loss_recovered', 'frequency_purity']
 
 # %% ../nbs/10_superposition.ipynb #00e7abc2c8bc479eaedc31476ff0d374
 class ToyModel(nn.Module):
@@ -223,13 +224,15 @@ def plot_dimensionality(
     ax.set_yticklabels(["0", "1", "3/4", "2/3", "1/2", "2/5", f"{W.shape[1]}/{W.shape[2]}"])
     xs = np.repeat(x[:, None], W.shape[-1], 1)[alive]
     jitter = np.exp(np_stream(0, "plot jitter").normal(0, 0.04, len(xs)))
-    ax.scatter(xs * jitter, dims.numpy()[alive], s=8, alpha=0.5, label="D_i of one feature")
+    ax.scatter(
+        xs * jitter, dims.numpy()[alive], s=8, alpha=0.5, label="D_i of one represented feature"
+    )
     table = pd.DataFrame({"x": x, "per": per.numpy()}).groupby("x")["per"].mean()
-    ax.plot(table.index, table.values, "k-o", ms=3, label="m / ‖W‖² (mean over seeds)")
+    ax.plot(table.index, table.values, "k-o", ms=3, label="m / ‖W‖²: the layer (mean over seeds)")
     ax.set(
         xscale="log",
         xlabel="1 / (1 − S)  (sparser →)",
-        ylabel="dimensions per feature",
+        ylabel="D_i (dots); m / ‖W‖² (line)",
         title="Feature dimensionality against sparsity",
         ylim=(0, 1.1),
     )
@@ -259,6 +262,7 @@ class SparseAutoencoder(nn.Module):
                 raise ValueError(f"k must be at most n_latents = {self.n_latents}, got {k}")
         else:
             self.l1 = check_number(l1, "l1", low=0)
+        self.seed = seed  # kept, so that its initial dictionary can be drawn again
         draw = stream(seed, "SAE weights")
         dec = torch.randn(self.n_latents, self.d_in, generator=draw)
         self.W_dec = nn.Parameter(dec / dec.norm(dim=1, keepdim=True))  # one row per latent
@@ -360,30 +364,80 @@ def max_cosine_similarity(
     best = (_unit_rows(T) @ _unit_rows(D).T).max(1).values
     return dict(mmcs=float(best.mean()), recovered=float((best >= threshold).float().mean()))
 
+
+def initial_dictionary(
+    sae: SparseAutoencoder,  # a (trained) sparse autoencoder
+) -> torch.Tensor:  # (n_latents, d_in): the decoder it started from
+    "The decoder `sae` had before training: drawn again from its seed."
+    k = sae.k if sae.k is not None else 1
+    return SparseAutoencoder(sae.d_in, sae.n_latents, k, sae.l1, sae.seed).W_dec.detach()
+
+
+def dictionary_recovery(
+    true_directions,  # (n_true, d): the features' real directions
+    sae: SparseAutoencoder,  # a trained sparse autoencoder
+    threshold: float = 0.9,  # a feature counts as recovered at this cosine or more
+) -> dict:  # mmcs, recovered: trained; mmcs_init, recovered_init: its initial dictionary
+    "MMCS and recovery of a trained SAE beside those of the dictionary it started from."
+    trained = max_cosine_similarity(true_directions, sae, threshold)
+    start = max_cosine_similarity(true_directions, initial_dictionary(sae), threshold)
+    return {**trained, **{f"{key}_init": value for key, value in start.items()}}
+
 # %% ../nbs/10_superposition.ipynb #b5e0ead447e645269e85e1cceaf93a3c
 def _unit_rows(M: torch.Tensor) -> torch.Tensor:
     "The rows of M scaled to unit norm (zero rows stay zero)."
     return M / M.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
+# %% ../nbs/10_superposition.ipynb #967f7d526e1649efbc4824d172bcc895
+def planted_features(
+    n_features: int = 32,  # features to plant
+    d: int = 10,  # dimensions they are planted in
+    p: float = 0.05,  # each feature's chance of being active on an input
+    n: int = 8000,  # inputs
+    seed: int = 0,  # seeds the directions and the features' values
+) -> tuple[torch.Tensor, torch.Tensor]:  # activations (n, d); unit directions (n_features, d)
+    "Sparse features, each uniform in [0, 1] with probability p, along random unit directions."
+    draw = stream(seed, "planted features")
+    shape = (check_int(n, "n", 1), check_int(n_features, "n_features", 1))
+    dirs = _unit_rows(torch.randn(n_features, check_int(d, "d", 1), generator=draw))
+    on = torch.rand(shape, generator=draw) < check_number(p, "p", low=0, high=1)
+    return (torch.rand(shape, generator=draw) * on) @ dirs, dirs
+
+
+def random_dictionary(
+    n: int,  # directions
+    d: int,  # their dimension
+    seed: int = 0,  # seeds the draw
+) -> torch.Tensor:  # (n, d): unit rows
+    "Random unit directions: the chance baseline a learned dictionary is compared with."
+    draw = stream(seed, "random dictionary")
+    return _unit_rows(torch.randn(check_int(n, "n", 1), check_int(d, "d", 1), generator=draw))
+
 # %% ../nbs/10_superposition.ipynb #fef4adca294b419fa99c31651417e1ba
 def plot_tradeoff(
-    table: pd.DataFrame,  # one row per SAE: columns kind ("TopK"/"L1"), l0, fvu
+    table: pd.DataFrame,  # one row per SAE: kind ("TopK"/"L1"), l0, fvu; optionally mmcs, mmcs_init
 ):
-    "The L0 – unexplained-variance trade-off, one line per kind of SAE."
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for (kind, rows), marker in zip(table.groupby("kind"), ["o", "s", "^"]):
-        rows = rows.sort_values("l0")
-        ax.plot(
-            rows["l0"], rows["fvu"], marker=marker, ls="-" if kind == "TopK" else "--", label=kind
-        )
-    ax.set(
-        xscale="log",
-        xlabel="L0 (mean active latents)",
-        ylabel="FVU",
-        title="Sparsity against reconstruction",
-        ylim=(0, None),
-    )
-    ax.legend(fontsize=8)
+    "L0 against unexplained variance, and (if given) against MMCS, one line per kind of SAE."
+    panels = 2 if "mmcs" in table else 1
+    fig, axes = plt.subplots(1, panels, figsize=(4 * panels, 3.6), squeeze=False)
+    columns = [("fvu", "FVU", "Sparsity against reconstruction")]
+    columns += [("mmcs", "MMCS with the planted directions", "Sparsity against recovery")]
+    for ax, (col, label, title) in zip(axes[0], columns):
+        for (kind, rows), marker in zip(table.groupby("kind"), ["o", "s", "^"]):
+            rows = rows.sort_values("l0")
+            style = "-" if kind == "TopK" else "--"
+            ax.plot(rows["l0"], rows[col], marker=marker, ls=style, label=kind)
+        ax.set(xscale="log", xlabel="L0 (mean active latents)", ylabel=label, title=title)
+        ax.title.set_fontsize(10)
+    axes[0, 0].set_ylim(0, None)
+    if panels == 2:
+        if "mmcs_init" in table:
+            init = float(table["mmcs_init"].mean())
+            axes[0, 1].axhline(init, color="0.4", ls=":", label="initial dictionaries")
+        axes[0, 1].set_ylim(0, 1.02)
+    for ax in axes[0]:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
     plt.close(fig)
     return fig
 
@@ -395,17 +449,19 @@ def loss_recovered(
     sae: SparseAutoencoder,  # trained on that layer's activations
     X,  # inputs
     y,  # labels
-) -> pd.Series:  # losses and accuracies: clean, mean-ablated, spliced; and loss_recovered
-    "The share of the loss gap (mean-ablated `layer` vs clean) that splicing in the SAE closes."
+    ablation: str = "mean",  # the baseline: "mean" (layer set to its mean) or "zero" (to 0)
+) -> pd.Series:  # losses and accuracies: clean, ablated, spliced; and loss_recovered
+    "The share of the loss gap (ablated `layer` vs clean) that splicing in the SAE closes."
     names = [name for name, _ in model.named_modules() if name]
     if layer not in names:
         raise ValueError(f"layer must name a layer of the model, one of {names}; got {layer!r}")
+    check_choice(ablation, "ablation", ("mean", "zero"))
     X, y = as_float_tensor(X, "X"), torch.as_tensor(y)
     acts = record_activations(model, X, layer)[layer]
     out = {}
     for name, edits in (
         ("clean", {}),
-        ("ablated", {layer: mean_ablation(acts)}),
+        ("ablated", {layer: mean_ablation(acts) if ablation == "mean" else zero_ablation()}),
         ("spliced", {layer: lambda h: sae(h)}),
     ):
         with intervene(model, edits):

@@ -45,6 +45,8 @@ PURPOSES = {
     "plot jitter",  # Lesson 10: horizontal jitter in the dimensionality figure
     "SAE weights",  # Lesson 10: a sparse autoencoder's initial dictionary
     "SAE batches",  # Lesson 10: its mini-batches
+    "planted features",  # Lesson 10: the planted directions and the features' values
+    "random dictionary",  # Lesson 10: random unit directions, the chance baseline of a dictionary
     "transformer weights",  # Lesson 11: the transformer's initial weights
     "gradient triples",  # Lesson 11: the triples of gradient symmetricity
 }

@@ -10,14 +10,18 @@ from torch import nn
 from interpcourse.superposition import (
     SparseAutoencoder,
     ToyModel,
+    dictionary_recovery,
     feature_dimensionality,
     frequency_purity,
+    initial_dictionary,
     loss_recovered,
     max_cosine_similarity,
+    planted_features,
     plot_dimensionality,
     plot_interference,
     plot_toy_geometry,
     plot_tradeoff,
+    random_dictionary,
     sae_metrics,
     train_sae,
     train_toy_models,
@@ -144,6 +148,50 @@ def test_sae_recovers_planted_directions():
     assert max_cosine_similarity(shuffled, sae)["mmcs"] < 0.9
 
 
+@pytest.mark.parametrize("seed", [0, 1, 5])
+def test_planted_directions_are_not_an_sae_start(seed):
+    "The trap of Lesson 10: at equal seeds, no SAE starts on the planted (or random) directions."
+    acts, dirs = planted_features(seed=seed)
+    assert acts.shape == (8000, 10) and dirs.shape == (32, 10)
+    plain = torch.randn(32, 10, generator=torch.Generator().manual_seed(seed))
+    assert max_cosine_similarity(dirs, plain)["recovered"] < 0.2
+    for start in (SparseAutoencoder(10, 64, k=2, seed=seed), random_dictionary(64, 10, seed)):
+        assert max_cosine_similarity(dirs, start)["recovered"] < 0.2
+    rand = random_dictionary(64, 10, seed)
+    assert max_cosine_similarity(rand, SparseAutoencoder(10, 64, k=2, seed=seed))["recovered"] < 0.2
+
+
+def test_planted_features_are_sparse_sums():
+    acts, dirs = planted_features(n_features=6, d=4, p=0.1, n=3000, seed=2)
+    torch.testing.assert_close(dirs.norm(dim=1), torch.ones(6))
+    assert acts.shape == (3000, 4)  # a row is 0 when none of its 6 features is on: 0.9**6
+    assert abs(float((acts.norm(dim=1) == 0).float().mean()) - 0.9**6) < 0.03
+    a, d = planted_features(seed=3)
+    b, e = planted_features(seed=3)
+    assert torch.equal(a, b) and torch.equal(d, e)
+    with pytest.raises(ValueError, match="p"):
+        planted_features(p=1.5)
+    with pytest.raises(ValueError, match="n_features"):
+        planted_features(n_features=0)
+
+
+def test_initial_dictionary_is_the_start_of_training():
+    acts, dirs = planted_features(n=2000, seed=0)
+    for kwargs in (dict(k=2), dict(l1=0.3)):
+        start = SparseAutoencoder(10, 16, seed=4, **kwargs).W_dec.detach()
+        sae = train_sae(acts, n_latents=16, steps=30, seed=4, **kwargs)
+        assert torch.equal(initial_dictionary(sae), start)
+        assert not torch.allclose(sae.W_dec.detach(), start)  # training moved it
+        scores = dictionary_recovery(dirs, sae)
+        assert scores["mmcs_init"] == max_cosine_similarity(dirs, start)["mmcs"]
+        assert scores["mmcs"] == max_cosine_similarity(dirs, sae)["mmcs"]
+    # an SAE whose decoder starts on the answer scores 1 before training: the trap, measured
+    cheat = SparseAutoencoder(10, 32, k=2)
+    with torch.no_grad():
+        cheat.W_dec.copy_(dirs)
+    assert max_cosine_similarity(dirs, cheat) == dict(mmcs=pytest.approx(1.0), recovered=1.0)
+
+
 def test_max_cosine_similarity_bad_input():
     with pytest.raises(ValueError, match="decoder"):
         max_cosine_similarity(torch.eye(3), torch.eye(4))
@@ -172,6 +220,30 @@ def test_loss_recovered_unknown_layer_and_perfect_sae():
     out = loss_recovered(model, "1", Identity(8, 16, k=8), X, y)
     assert abs(out["loss_recovered"] - 1.0) < 1e-6
     assert out["spliced_acc"] == out["clean_acc"]
+    with pytest.raises(ValueError, match="ablation"):
+        loss_recovered(model, "1", sae, X, y, ablation="mode")
+
+
+def test_loss_recovered_zero_and_mean_ablation():
+    "An SAE that answers 0 recovers exactly 0 of the zero-ablation gap; its mean, of the mean one."
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    X, y = torch.randn(64, 4), torch.randint(3, (64,))
+    mean = model[1](model[0](X)).mean(0).detach()
+
+    class Constant(SparseAutoencoder):
+        def __init__(self, value):
+            super().__init__(8, 16, k=8)
+            self.value = value
+
+        def forward(self, x):
+            return self.value.expand_as(x)
+
+    zero = loss_recovered(model, "1", Constant(torch.zeros(8)), X, y, ablation="zero")
+    assert abs(zero["loss_recovered"]) < 1e-6
+    by_mean = loss_recovered(model, "1", Constant(mean), X, y)
+    assert abs(by_mean["loss_recovered"]) < 1e-5
+    assert zero["ablated_loss"] != by_mean["ablated_loss"]
 
 
 # ---------------------------------------------------------------- figures
@@ -181,6 +253,8 @@ def test_figures_return_figures():
 
     toy = train_toy_models(sparsities=(0.0, 0.9), seeds=2, steps=5)
     table = pd.DataFrame({"kind": ["TopK", "L1"], "l0": [1.0, 2.0], "fvu": [0.5, 0.2]})
+    scored = table.assign(mmcs=[0.9, 0.7], mmcs_init=[0.6, 0.6])
+    assert len(plot_tradeoff(scored).axes) == 2 and len(plot_tradeoff(table).axes) == 1
     for fig in (
         plot_toy_geometry(toy),
         plot_interference(toy),
