@@ -484,6 +484,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                   'interpcourse/transformer.py'),
                                           'interpcourse.transformer.Attention.__init__': ( 'transformer.html#attention.__init__',
                                                                                            'interpcourse/transformer.py'),
+                                          'interpcourse.transformer.Attention._causal': ( 'transformer.html#attention._causal',
+                                                                                          'interpcourse/transformer.py'),
                                           'interpcourse.transformer.Attention.forward': ( 'transformer.html#attention.forward',
                                                                                           'interpcourse/transformer.py'),
                                           'interpcourse.transformer.MLP': ('transformer.html#mlp', 'interpcourse/transformer.py'),
