@@ -289,7 +289,7 @@ def test_activation_and_attribution_patching():
 
 
 def test_train_induction_records_and_is_deterministic():
-    kw = dict(steps=6, every=3, seq_len=12, vocab=11, d_model=8, n_heads=2, batch=4)
+    kw = dict(steps=6, every=3, seq_len=12, vocab=11, copy=(2, 6), d_model=8, n_heads=2, batch=4)
     checkpoints = []
     model, history = train_induction(**kw, checkpoints=checkpoints)
     assert history.step.tolist() == [0, 3, 6] and len(checkpoints) == 3
