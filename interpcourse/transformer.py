@@ -33,35 +33,56 @@ def modular_tokens(
 
 # %% ../nbs/11_transformer.ipynb #7ccb320d
 class Attention(nn.Module):
-    "Attention from the last position to every position, written out head by head."
+    "Attention written out head by head: from the last position, or causal from every position."
 
     def __init__(
         self,
         d_model: int = 64,  # the residual stream's width
         n_heads: int = 4,  # heads; must divide `d_model`
-    ):
+        causal: bool = False,  # False: queries at the last position only; True: every position
+    ):  # each position attends to itself and the positions before it
         super().__init__()
         d_model, n_heads = check_int(d_model, "d_model", 1), check_int(n_heads, "n_heads", 1)
         if d_model % n_heads:
             raise ValueError(f"n_heads must divide d_model = {d_model}, got {n_heads}")
-        self.n_heads, self.d_head = n_heads, d_model // n_heads
+        if not isinstance(causal, bool):
+            raise TypeError(f"causal must be True or False, got {type(causal).__name__}")
+        self.n_heads, self.d_head, self.causal = n_heads, d_model // n_heads, causal
+        self.query_in = nn.Identity()  # named points: the stream the queries read, ...
+        self.key_in = nn.Identity()  # ... the keys read ...
+        self.value_in = nn.Identity()  # ... and the values read (for path patching)
         self.query = nn.Linear(d_model, d_model, bias=False)  # W_Q of all heads, stacked
         self.key = nn.Linear(d_model, d_model, bias=False)
         self.value = nn.Linear(d_model, d_model, bias=False)
-        self.pattern = nn.Identity()  # a named point: the attention pattern, (n, heads, 3)
-        self.heads = nn.Identity()  # a named point: the heads' outputs, (n, heads * d_head)
+        self.pattern = nn.Identity()  # a named point: the pattern, (n, heads, 3) or causal ...
+        self.heads = nn.Identity()  # ... (n, heads, T, T); the heads' outputs, (n, [T,] H * d_head)
         self.output = nn.Linear(d_model, d_model, bias=False)  # W_O
 
-    def forward(self, x):  # x: (n, positions, d_model) -> (n, d_model), at the last position
+    def forward(self, x):  # x: (n, positions, d_model) -> (n, d_model) at the last position
+        if self.causal:  # ... or (n, positions, d_model) at every position
+            return self._causal(x)
         n, t, _ = x.shape
         H, dh = self.n_heads, self.d_head
-        q = self.query(x[:, -1]).view(n, H, dh)  # the query at "=" only
-        k = self.key(x).view(n, t, H, dh)
-        v = self.value(x).view(n, t, H, dh)
+        q = self.query(self.query_in(x[:, -1])).view(n, H, dh)  # the query at "=" only
+        k = self.key(self.key_in(x)).view(n, t, H, dh)
+        v = self.value(self.value_in(x)).view(n, t, H, dh)
         k, v = k.transpose(1, 2), v.transpose(1, 2)  # (n, heads, positions, d_head)
         scores = (q[:, :, None] * k).sum(-1) / math.sqrt(dh)  # q · k for each position
         pattern = self.pattern(scores.softmax(-1))  # (n, heads, positions)
         z = (pattern[..., None] * v).sum(2).reshape(n, H * dh)  # the pattern's mix of values
+        return self.output(self.heads(z))
+
+    def _causal(self, x):
+        "Every position's query against the keys of itself and the positions before it."
+        n, t, _ = x.shape
+        H, dh = self.n_heads, self.d_head
+        q = self.query(self.query_in(x)).view(n, t, H, dh).transpose(1, 2)  # (n, H, T, d_head)
+        k = self.key(self.key_in(x)).view(n, t, H, dh).transpose(1, 2)
+        v = self.value(self.value_in(x)).view(n, t, H, dh).transpose(1, 2)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(dh)  # (n, heads, query, key)
+        future = torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1)
+        pattern = self.pattern(scores.masked_fill(future, -torch.inf).softmax(-1))
+        z = (pattern @ v).transpose(1, 2).reshape(n, t, H * dh)  # (n, T, heads * d_head)
         return self.output(self.heads(z))
 
 # %% ../nbs/11_transformer.ipynb #4549027b

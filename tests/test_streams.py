@@ -49,6 +49,11 @@ PURPOSES = {
     "random dictionary",  # Lesson 10: random unit directions, the chance baseline of a dictionary
     "transformer weights",  # Lesson 11: the transformer's initial weights
     "gradient triples",  # Lesson 11: the triples of gradient symmetricity
+    "copy sequences",  # Lesson 12: random tokens with a copied segment
+    "repeated tokens",  # Lesson 12: the [r, r] diagnostic sequences
+    "induction weights",  # Lesson 12: the attention-only model's initial weights
+    "random composition matrices",  # Lesson 12: the composition scores' random baseline
+    "corrupted sequences",  # Lesson 12: the shuffles of path and attribution patching
 }
 
 
