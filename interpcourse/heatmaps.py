@@ -155,9 +155,9 @@ def plot_kernel_heatmaps(
     kh, kw = probe.kernel_size
     note = (
         f"each panel: {H}×{W} positions of the {kh}×{kw} window; rows from the first hidden layer"
-        " (top) down, columns from the first unit (left)"
+        " (top) down,\ncolumns from the first unit (left)"
     )
-    fig.text(left / fig_w, 0.06 / fig_h, note, fontsize=8, color="dimgray")
+    fig.text(left / fig_w, 0.06 / fig_h, note, fontsize=8, color="dimgray", va="bottom")
     if title:
         fig.suptitle(title, y=1 - 0.12 / fig_h, va="top", fontsize=12)
     plt.close(fig)
