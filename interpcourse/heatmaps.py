@@ -86,7 +86,7 @@ def plot_kernel_heatmaps(
     # each column (one kernel's responses, its differences, the winners) is one image: the n cases
     # stacked with gaps, drawn on one Axes with one colour bar underneath
     cell = panel_size / max(H, W)
-    gap, wsp, left, right, bottom, bar = 0.5, 0.12, 1.1, 0.25, 1.05, 0.12
+    gap, wsp, left, right, bottom, bar = 0.5, 0.12, 1.1, 0.25, 1.25, 0.12
     fixed = left + right + 2 * gap + wsp * (2 * K + 2)  # inches that are not kernel maps
     cell = min(cell, (FIGURE_WIDTH - fixed) / ((2 * K + 1) * W))  # fit the page's column
     col_w, col_h = cell * W, cell * (n * (H + 1) - 1)

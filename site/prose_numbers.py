@@ -21,6 +21,16 @@ What is not checked (not a measurement):
 - numbers in link targets and HTML tags;
 - numbers a cell lists in an HTML comment, `<!-- numbers: 113, 2 ** 12 -->`: the explicit
   allowlist, for numbers quoted from elsewhere (a paper's modulus); keep it short.
+
+Counts in words are numbers too. "seven sparsities", "three heads", "five seeds": a count word
+(three to twenty) before a word for something lessons count (`_COUNTED`: seeds, heads, units,
+frequencies, ...; one word may sit between) is traced when one line of the code or output holds
+the count in digits and the counted word's stem (its first four letters: `len(sparsities) == 6`
+does not trace "seven sparsities"; `n_heads=4` traces "four heads"). The allowlist takes words too.
+
+Claims about every seed ("in every seed", "all five seeds", "most seeds", "each seed") must sit
+beside their count: a code cell within two cells of the claim mentions seeds in its code or output
+(the table or the count the claim reads).
 """
 
 from __future__ import annotations
@@ -46,6 +56,24 @@ _TAG = re.compile(r"<(?!!--)[^>]*>")
 _ALLOW = re.compile(r"<!--\s*numbers:(.*?)-->", re.S)
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _FENCE = re.compile(r"```.*?```", re.S)
+_COUNT_WORDS = "three four five six seven eight nine ten eleven twelve thirteen fourteen".split()
+_COUNT_WORDS += "fifteen sixteen seventeen eighteen nineteen twenty".split()
+_WORD_VALUE = {w: i for i, w in enumerate(_COUNT_WORDS, start=3)}
+# What a lesson counts by computing: a count word before one of these (one word may sit between,
+# "three key frequencies") is a measurement. "Two" is left out: "the two differ" is no count.
+_COUNTED = "seeds runs networks models sparsities heads units layers features frequencies latents"
+_COUNTED += " dimensions kernels probes epochs steps directions instances pixels images"
+_COUNT = re.compile(
+    r"\b("
+    + "|".join(_COUNT_WORDS)
+    + r")[\s-]+(?:[a-zA-Z-]+\s+)?("
+    + "|".join(_COUNTED.split())
+    + r")\b",
+    re.I,
+)
+_SEED_CLAIM = re.compile(
+    r"\b(?:every|each|all(?:\s+\w+)?|most(?:\s+of\s+the)?|none\s+of\s+the)\s+seeds?\b", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -151,15 +179,53 @@ def page_text(nb: dict) -> str:
     return "\n".join(chunks)
 
 
+def counts_in_words(markdown: str) -> list[tuple[str, int, str]]:
+    "(phrase, count, counted word) for each count written in words, allowlisted ones left out."
+    allowed = {w.lower() for m in _ALLOW.finditer(markdown) for w in m.group(1).split()}
+    text = _COMMENT.sub(" ", _FENCE.sub(" ", markdown))
+    text = _TAG.sub(" ", _LINK_TARGET.sub("]", text))
+    found = []
+    for m in _COUNT.finditer(text):
+        word, noun = m.group(1).lower(), m.group(2)
+        if word not in allowed and m.group().lower() not in allowed:
+            found.append((m.group(), _WORD_VALUE[word], noun))
+    return found
+
+
+def count_traced(count: int, noun: str, lines: list[str]) -> bool:
+    "Whether one line holds `count` in digits and `noun`'s stem."
+    stem = noun.lower()[:4]
+    digits = re.compile(rf"(?<![\w.]){count}(?![\w.])")
+    return any(stem in line.lower() and digits.search(line) for line in lines)
+
+
+def _code_text(cell: dict) -> str:
+    outputs = [_output_text(o) for o in cell.get("outputs", [])]
+    return "\n".join(["".join(cell["source"]), *outputs])
+
+
+def _seeds_beside(cells: list[dict], i: int) -> bool:
+    "Whether a visible code cell within two cells of cell `i` mentions seeds."
+    near = cells[max(0, i - 2) : i + 3]
+    code = [c for c in near if c["cell_type"] == "code" and not _is_hidden(c)]
+    return any("seed" in _code_text(c).lower() for c in code)
+
+
 def untraceable(nb: dict) -> list[tuple[int, str, str]]:
     "(cell index, number, its sentence) for every prose number the page does not compute."
-    printed = numbers_in(page_text(nb))
+    text = page_text(nb)
+    printed, lines = numbers_in(text), text.splitlines()
     missing = []
     for i, cell in enumerate(nb["cells"]):
         if cell["cell_type"] != "markdown":
             continue
         source = "".join(cell["source"])
         untraced = {n.text: n for n in prose_numbers(source) if not traced(n, printed)}
+        for phrase, count, noun in counts_in_words(source):
+            if not count_traced(count, noun, lines):
+                untraced[phrase] = count
+        if not _seeds_beside(nb["cells"], i):
+            untraced.update({m.group(): 0 for m in _SEED_CLAIM.finditer(source)})
         missing += [(i, text, _context(source, text)) for text in untraced]
     return missing
 

@@ -107,3 +107,21 @@ def test_every_lesson_page_computes_the_numbers_its_prose_quotes():
     assert not untraced, "prose numbers no cell on the page computes:\n" + json.dumps(
         untraced, indent=1, ensure_ascii=False
     )
+
+
+def test_counts_in_words_are_traced_like_digits():
+    assert flagged("we train seven sparsities", code="sparsities = [0.1] * 6") == [
+        "seven sparsities"
+    ]
+    assert flagged("we train six sparsities", code="test_eq(len(sparsities), 6)") == []
+    assert flagged("four heads attend", code="model = Attention(n_heads=4)") == []
+    assert flagged("three key frequencies", output="3 key frequencies: [4, 11, 17]") == []
+    assert flagged("over five seeds", output="5 runs") == ["five seeds"]  # the stem must match
+    assert flagged("the two differ, in three ways") == []  # not counts of measured things
+    assert flagged("five seeds <!-- numbers: five -->") == []  # the allowlist takes words
+
+
+def test_a_claim_about_every_seed_sits_beside_its_count():
+    assert flagged("it groks in every seed", output="train 1.0") == ["every seed"]
+    assert flagged("it groks in every seed", output="5 of 5 seeds grok") == []
+    assert flagged("most seeds grok", code="seeds = table.seed") == []
