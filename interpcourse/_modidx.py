@@ -205,6 +205,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                        'interpcourse.grokking.first_step': ('grokking.html#first_step', 'interpcourse/grokking.py'),
                                        'interpcourse.grokking.fourier_spectrum': ( 'grokking.html#fourier_spectrum',
                                                                                    'interpcourse/grokking.py'),
+                                       'interpcourse.grokking.grokked_network': ( 'grokking.html#grokked_network',
+                                                                                  'interpcourse/grokking.py'),
                                        'interpcourse.grokking.grokking_data': ('grokking.html#grokking_data', 'interpcourse/grokking.py'),
                                        'interpcourse.grokking.key_frequencies': ( 'grokking.html#key_frequencies',
                                                                                   'interpcourse/grokking.py'),

@@ -7,20 +7,22 @@ from __future__ import annotations
 import copy
 import functools
 import itertools
+from importlib import resources
 from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 from .training import as_float_tensor, check_choice, check_int, check_number, is_int
-from .training import fit, saveable, seed_everything
+from .training import fit, load_model, saveable, seed_everything
 from .training import stream
 from .target import all_pairs
 
 # %% auto #0
-__all__ = ['ACTIVATIONS', 'ADAMW', 'grokking_data', 'Square', 'GrokMLP', 'fourier_spectrum', 'unit_frequencies', 'layer_spectrum',
-           'train_grokking', 'first_step', 'plot_grokking', 'plot_weights', 'plot_waves', 'key_frequencies',
-           'plot_spectrum', 'restrict_frequencies', 'filter_waves', 'energy_share', 'plot_progress', 'offset_profile']
+__all__ = ['ACTIVATIONS', 'ADAMW', 'GROKKED_PATH', 'grokking_data', 'Square', 'GrokMLP', 'fourier_spectrum', 'unit_frequencies',
+           'layer_spectrum', 'train_grokking', 'first_step', 'plot_grokking', 'grokked_network', 'plot_weights',
+           'plot_waves', 'key_frequencies', 'plot_spectrum', 'restrict_frequencies', 'filter_waves', 'energy_share',
+           'plot_progress', 'offset_profile']
 
 # %% ../nbs/09_grokking.ipynb #8763a12b2bbd4a93a75aff182afb95dc
 def _n_train(p: int, frac) -> int:
@@ -285,6 +287,15 @@ def plot_grokking(
     fig.suptitle(title)
     plt.close(fig)
     return fig
+
+# %% ../nbs/09_grokking.ipynb #4cfcc8bd
+GROKKED_PATH = resources.files("interpcourse") / "data" / "grokked_p59.safetensors"
+
+
+def grokked_network() -> GrokMLP:  # `train_grokking()` with its defaults, trained to the end
+    "The grokked network of Lesson 9's main run, as the package ships it."
+    with resources.as_file(GROKKED_PATH) as path:
+        return load_model(path)
 
 # %% ../nbs/09_grokking.ipynb #46a27a456b804aa2a380d5edf15a5daf
 def _phases(model: GrokMLP) -> tuple[np.ndarray, np.ndarray]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import numbers
 import os
+from importlib import resources
 from pathlib import Path
 from typing import Sequence
 import numpy as np
@@ -23,8 +24,8 @@ __all__ = ['SMALL_MNIST_SHA256', 'SMALL_MNIST_PATH', 'load_small_mnist', 'split_
 
 # %% ../nbs/06_mnist.ipynb #d38368ae
 SMALL_MNIST_SHA256 = "ef66406efb6a361e7f7c834a160eb23fbddec6b67cb4a5cbbfb573de556f38c0"
-# The repository's data/ folder, next to the package:
-SMALL_MNIST_PATH = Path(interpcourse.__file__).resolve().parent.parent / "data" / "small_mnist.npz"
+# Shipped inside the package (interpcourse/data/), so any installed copy finds it:
+SMALL_MNIST_PATH = Path(str(resources.files("interpcourse") / "data" / "small_mnist.npz"))
 _REBUILD = (
     "Rebuild it with `python data/build_small_mnist.py` from the repository root"
     " (see data/README.md)."

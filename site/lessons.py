@@ -117,8 +117,9 @@ def cache_key(nb: Path) -> str:
     text += "".join(p.read_text(encoding="utf-8") for p in deps)
     h = hashlib.sha256(environment_digest().encode())
     _hash_files(h, [nb, ROOT / "pyproject.toml", *EXEC_CODE, *deps])
-    if DATA.exists():
-        _hash_files(h, [p for p in DATA.rglob("*") if p.is_file()])
+    for folder in (DATA, LIB / "data"):  # build scripts, and the files the package ships
+        if folder.exists():
+            _hash_files(h, [p for p in folder.rglob("*") if p.is_file()])
     if RESULTS.exists():
         named = [
             p for p in RESULTS.rglob("*") if p.is_file() and (p.name in text or p.stem in text)

@@ -267,13 +267,10 @@ def test_figures_return_figures():
 
 
 def test_lesson_10_loads_exactly_the_network_train_grokking_gives():
-    "data/grokked_p59.safetensors is train_grokking() with its defaults (data/build_grokked.py)."
-    from pathlib import Path
+    "The shipped grokked network is train_grokking() with its defaults (data/build_grokked.py)."
+    from interpcourse.grokking import grokked_network, train_grokking
 
-    from interpcourse.grokking import train_grokking
-    from interpcourse.training import load_model
-
-    saved = load_model(Path(__file__).resolve().parent.parent / "data" / "grokked_p59.safetensors")
+    saved = grokked_network()
     trained, _ = train_grokking()
     for name, weight in trained.state_dict().items():
         assert torch.equal(weight, saved.state_dict()[name]), name
