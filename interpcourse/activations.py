@@ -162,10 +162,9 @@ def _check_target(model) -> None:
 
 
 def _check_decimals(decimals) -> None:
-    "Raise a ValueError naming `decimals` unless it is None or an int >= 0."
-    is_int = isinstance(decimals, (int, np.integer)) and not isinstance(decimals, bool)
-    if decimals is not None and not (is_int and decimals >= 0):
-        raise ValueError(f"decimals must be None or an int >= 0, got {decimals!r}")
+    "Raise an error naming `decimals` unless it is None or an int >= 0."
+    if decimals is not None:
+        check_int(decimals, "decimals", 0)
 
 # %% ../nbs/02_activations.ipynb #e6095ee9
 def trained_target(
@@ -344,8 +343,7 @@ def _check_plot_args(images, titles, ncols, panel_size):
             raise ValueError(f"titles must have one entry per image ({n}), got {len(titles)}")
         titles = [str(t) for t in titles]
     ncols = min(n, 5) if ncols is None else ncols
-    if not isinstance(ncols, (int, np.integer)) or isinstance(ncols, bool) or ncols < 1:
-        raise ValueError(f"ncols must be a positive int, got {ncols!r}")
+    check_int(ncols, "ncols", 1)
     check_number(panel_size, "panel_size", low=0, inclusive=False)
     return images, titles, int(ncols)
 

@@ -13,7 +13,6 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 from torch import nn
-import interpcourse
 from .training import check_int
 from .training import np_stream
 from .classify import class_labels, confusion_matrix, first_linear, flat_images

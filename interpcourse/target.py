@@ -110,8 +110,7 @@ def modular_data(
     "`n` random pairs `(a, b)`, one-hot encoded, labelled `a op b mod p`."
     p = _check_p(p)
     op = _check_op(op, p)
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    check_int(n, "n", 1)
     g = stream(seed, "target pairs")
     a = torch.randint(0, p, (n,), generator=g)
     b = torch.randint(1 if op == "div" else 0, p, (n,), generator=g)  # a / 0 is undefined
@@ -146,12 +145,9 @@ def inputs_of(
 def _check_target_args(p, n_layers, width, init) -> tuple[int, int, int]:
     "`TargetMLP`'s `(p, n_layers, width)` as ints, after checking them and `init`."
     p = _check_p(p)
-    if not isinstance(n_layers, (int, np.integer)) or isinstance(n_layers, bool) or n_layers < 3:
-        need = "an int >= 3 (input, at least one hidden, output)"
-        raise ValueError(f"n_layers must be {need}, got {n_layers!r}")
+    check_int(n_layers, "n_layers", 3)  # input, at least one hidden layer, output
     width = n_layers - 2 if width is None else width
-    if not isinstance(width, (int, np.integer)) or isinstance(width, bool) or width < 1:
-        raise ValueError(f"width must be a positive int, got {width!r}")
+    check_int(width, "width", 1)
     if init not in ("torch", "post"):
         raise ValueError(f"init must be 'torch' or 'post', got {init!r}")
     return p, int(n_layers), int(width)

@@ -295,15 +295,11 @@ def _check_fit_inputs(model, X, y, epochs, lr, batch_size, weight_decay, loss_fn
     if X.ndim == 0 or len(X) == 0:
         raise ValueError(f"X must hold at least one example, got shape {tuple(X.shape)}")
     y = as_label_tensor(y, "y", n=len(X))
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    check_int(epochs, "epochs", 1)
     check_number(lr, "lr", low=0, inclusive=False)
     check_number(weight_decay, "weight_decay", low=0)
-    bad_batch = not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1
-    if batch_size is not None and bad_batch:
-        raise ValueError(
-            f"batch_size must be a positive int or None (full batch), got {batch_size!r}"
-        )
+    if batch_size is not None:  # None: full batch
+        check_int(batch_size, "batch_size", 1)
     if loss_fn is None:
         _check_labels_fit_heads(model, X, y)
     return X, y

@@ -211,9 +211,17 @@ def test_activation_images_rounding():
     assert torch.equal(activation_images(m, X, decimals=0), torch.round(raw))
 
 
-@pytest.mark.parametrize("decimals", [-1, 1.5, True, "2"])
-def test_activation_images_bad_decimals(decimals):
-    with pytest.raises(ValueError, match="decimals must be None or an int >= 0"):
+@pytest.mark.parametrize(
+    "decimals, error, message",
+    [
+        (-1, ValueError, "decimals must be at least 0, got -1"),
+        (1.5, TypeError, "decimals must be an int, got float"),
+        (True, TypeError, "decimals must be an int, got bool"),
+        ("2", TypeError, "decimals must be an int, got str"),
+    ],
+)
+def test_activation_images_bad_decimals(decimals, error, message):
+    with pytest.raises(error, match=message):
         activation_images(net(), all_pairs(2)[0], decimals=decimals)
 
 
@@ -391,7 +399,7 @@ def test_plot_activation_images_shared_scale():
     plt.close(fig)
     with pytest.raises(ValueError, match=re.escape("titles must have one entry per image (6)")):
         plot_activation_images(images, ["x"])
-    with pytest.raises(ValueError, match="ncols must be a positive int"):
+    with pytest.raises(ValueError, match="ncols must be at least 1"):
         plot_activation_images(images, ncols=0)
     with pytest.raises(ValueError, match="images must have 3 dimensions"):
         plot_activation_images(images[0])

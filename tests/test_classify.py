@@ -185,7 +185,7 @@ def test_training_uses_the_shared_fit_loop(monkeypatch):
         (dict(learning_rate=-0.1), "learning_rate must be a positive number"),
         (dict(n_classes=1), "n_classes must be at least 2"),
         (dict(n_classes=2, T=[0, 1, 2, 0]), r"T labels must be < n_classes \(2\)"),
-        (dict(batch_size=0), "batch_size must be a positive int"),
+        (dict(batch_size=0), "batch_size must be at least 1"),
         (dict(optimizer="lbfgs"), "optimizer must be one of"),
     ],
 )

@@ -242,7 +242,7 @@ def test_summary_bad_input():
     [
         (dict(p=1), "p must be at least 2"),
         (dict(op="pow"), "op must be one of"),
-        (dict(width=0), "width must be a positive int"),
+        (dict(width=0), "width must be at least 1"),
         (dict(seeds=[]), "seeds must be a non-empty sequence of ints"),
         (dict(seeds=[0.5]), "seeds must be a non-empty sequence of ints"),
         (dict(splits=("train",)), "splits must be a non-empty selection"),

@@ -51,7 +51,7 @@ def test_all_pairs_is_full_table():
         (dict(p=1), ValueError, "p must be at least 2"),
         (dict(p=2.0), TypeError, "p must be an int"),
         (dict(op="pow"), ValueError, "op must be one of"),
-        (dict(n=0), ValueError, "n must be a positive int"),
+        (dict(n=0), ValueError, "n must be at least 1"),
     ],
 )
 def test_modular_data_errors(kw, err, match):
@@ -69,9 +69,9 @@ def test_encode_pairs_range_and_inputs_of_width():
 @pytest.mark.parametrize(
     "kw, match",
     [
-        (dict(n_layers=2), "n_layers must be an int >= 3"),
+        (dict(n_layers=2), "n_layers must be at least 3"),
         (dict(p=1), "p must be at least 2"),
-        (dict(width=0), "width must be a positive int"),
+        (dict(width=0), "width must be at least 1"),
         (dict(init="xavier"), "init must be 'torch' or 'post'"),
     ],
 )

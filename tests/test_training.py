@@ -110,9 +110,9 @@ def test_fit_sgd_option():
 @pytest.mark.parametrize(
     "kw, match",
     [
-        (dict(epochs=0), "epochs must be a positive int"),
+        (dict(epochs=0), "epochs must be at least 1"),
         (dict(lr=0), "lr must be positive"),
-        (dict(batch_size=0), "batch_size must be a positive int"),
+        (dict(batch_size=0), "batch_size must be at least 1"),
         (dict(optimizer="lbfgs"), "optimizer must be one of"),
     ],
 )
