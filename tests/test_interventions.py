@@ -25,7 +25,7 @@ from interpcourse.interventions import (
 )
 from interpcourse.controls import ControlConfig, LinearProbe, target_networks
 from interpcourse.target import TargetMLP, all_pairs, encode_pairs, inputs_of
-from interpcourse.training import seed_everything
+from interpcourse.training import seed_everything, stream
 
 torch.set_num_threads(1)
 
@@ -36,7 +36,7 @@ def n_hooks(model):
 
 @pytest.fixture
 def net():
-    seed_everything(0)
+    seed_everything(0, "target weights")
     return TargetMLP(7, n_layers=5, width=16)
 
 
@@ -165,7 +165,7 @@ def trained():
 def corrupted():
     X, y = all_pairs(7)
     a, b = inputs_of(X)
-    shift = torch.randint(1, 7, (len(X),), generator=torch.Generator().manual_seed(0))
+    shift = torch.randint(1, 7, (len(X),), generator=stream(0, "corrupted sequences"))
     return X, y, encode_pairs((a + shift) % 7, b, 7), (a + shift + b) % 7
 
 
