@@ -14,7 +14,7 @@ from torch import nn
 from .training import fit, predict, accuracy, seed_everything, saveable
 from .training import as_float_tensor, as_label_tensor, check_int, check_ints
 from .training import check_number, heads_of, is_int
-from .training import stream
+from .training import FIGURE_WIDTH, stream
 from .target import TargetMLP, all_pairs, inputs_of
 from .activations import record_activations, activation_images, probe_targets
 from .probe import ConvProbe, decode_accuracy
@@ -535,7 +535,11 @@ def plot_controls(
     probes = list(summary.index.unique("probe"))
     panels = [(head, split) for head in heads for split in splits]  # stacked: one per row
     fig, axes = plt.subplots(
-        len(panels), 1, squeeze=False, layout="constrained", figsize=(8, 2.3 * len(panels) + 0.6)
+        len(panels),
+        1,
+        squeeze=False,
+        layout="constrained",
+        figsize=(FIGURE_WIDTH, 2.3 * len(panels) + 0.6),
     )
     for ax, (head, split) in zip(axes[:, 0], panels):
         _bars(ax, summary, head, split, groups[split], probes)
@@ -613,7 +617,7 @@ def plot_layer_probes(
     _check_layer_results(results)
     chance = _check_chance(chance, results.attrs)
     names = results.drop_duplicates("depth").sort_values("depth")["layer"].tolist()
-    fig, axes = plt.subplots(1, 3, figsize=(8, 3.3), sharey=True, layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(FIGURE_WIDTH, 3.3), sharey=True, layout="constrained")
     for ax, head in zip(axes, ("a", "b", "output")):
         for network, style in _STYLES.items():
             g = results[results.network == network].groupby("depth")[head]

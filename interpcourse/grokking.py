@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from .training import as_float_tensor, check_choice, check_int, check_number, is_int
 from .training import fit, load_model, saveable, seed_everything
-from .training import stream
+from .training import FIGURE_WIDTH, stream
 from .target import all_pairs
 
 # %% auto #0
@@ -262,7 +262,7 @@ def plot_grokking(
     import matplotlib.pyplot as plt
 
     fig, (acc_ax, loss_ax) = plt.subplots(
-        1, 2, figsize=(8, 3.2), gridspec_kw=dict(wspace=0.3, top=0.82)
+        1, 2, figsize=(FIGURE_WIDTH, 3.2), gridspec_kw=dict(wspace=0.3, top=0.82)
     )  # fixed spacing: cheaper to draw than a layout engine
     for split, style in (("train", dict(color="C0")), ("test", dict(color="C1", ls="--"))):
         label = f"{split} pairs"
@@ -332,7 +332,7 @@ def plot_weights(
     order = np.argsort(phases, kind="stable")
     W = model.w_a[order].numpy()
     lim = float(np.abs(W).max())
-    fig, axes = plt.subplots(1, 2, figsize=(8, 4.2), sharey=True, layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(FIGURE_WIDTH, 4.2), sharey=True, layout="constrained")
     panels = (
         (W, "input value a", "as stored: the weight at a"),
         (
@@ -371,7 +371,7 @@ def plot_waves(
     fig, axes = plt.subplots(
         len(units),
         2,
-        figsize=(8, 1.5 * len(units) + 0.7),
+        figsize=(FIGURE_WIDTH, 1.5 * len(units) + 0.7),
         sharex=True,
         sharey="row",  # a unit's weights over a and over b on one scale
         squeeze=False,
@@ -445,7 +445,11 @@ def plot_spectrum(
     layer, freqs = layer / layer.sum(), np.arange(1, len(layer) + 1)
     key = np.isin(freqs, key_frequencies(model, share))
     fig, (img_ax, bar_ax) = plt.subplots(
-        1, 2, figsize=(8, 3.6), layout="constrained", gridspec_kw=dict(width_ratios=(1.1, 1))
+        1,
+        2,
+        figsize=(FIGURE_WIDTH, 3.6),
+        layout="constrained",
+        gridspec_kw=dict(width_ratios=(1.1, 1)),
     )
     im = img_ax.imshow(
         energy,
@@ -567,7 +571,7 @@ def plot_progress(
 
     share, n_freqs = energy_share(history, freqs), _history_energy(history).shape[1] - 1
     fig, axes = plt.subplots(
-        3, 1, figsize=(8, 6), sharex=True, gridspec_kw=dict(hspace=0.35, top=0.9)
+        3, 1, figsize=(FIGURE_WIDTH, 6), sharex=True, gridspec_kw=dict(hspace=0.35, top=0.9)
     )  # fixed spacing: cheaper to draw than a layout engine
     axes[0].plot(history.step, history.train_acc, color="C0", label="train pairs")
     axes[0].plot(history.step, history.test_acc, color="C1", ls="--", label="test pairs")

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from .training import as_float_tensor, as_label_tensor, check_choice, check_int
 from .training import accuracy, fit, seed_everything
-from .training import stream
+from .training import FIGURE_WIDTH, stream
 from .activations import activation_names, record_activations
 from .controls import LinearProbe
 
@@ -328,7 +328,7 @@ def plot_decodable_vs_used(
     x = np.arange(1, len(layers) + 1)
     colours = dict(zip(networks, ["C0", "C1", "C2", "C3"]))  # colour: the network, everywhere
     looks = [dict(marker="o", ls="-"), dict(marker="s", ls="--"), dict(marker="^", ls=":")]
-    fig, axes = plt.subplots(1, 3, figsize=(8, 3.9), layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(FIGURE_WIDTH, 3.9), layout="constrained")
     for ax, (title, columns, ylabel) in zip(axes, _DECODABLE_VS_USED_PANELS):
         shown = [n for n in networks if not ("patched" in columns[0] and n in skip_patching)]
         n_lines = len(columns) * len(shown)

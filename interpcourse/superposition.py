@@ -15,6 +15,9 @@ from .training import np_stream, stream
 from .interventions import intervene, mean_ablation, zero_ablation
 from .activations import record_activations
 
+# Floor for a norm or a sum of squares before dividing by it: a dead feature or latent has 0.
+_TINY = 1e-12
+
 # %% auto #0
 __all__ = ['STICKY', 'ToyModel', 'train_toy_models', 'feature_dimensionality', 'plot_toy_geometry', 'plot_interference',
            'plot_dimensionality', 'SparseAutoencoder', 'train_sae', 'sae_metrics', 'max_cosine_similarity',
@@ -127,11 +130,11 @@ def feature_dimensionality(
     "Each feature's dimensionality ‖Wᵢ‖² / Σⱼ (Ŵᵢ · Wⱼ)², and the layer's dimensions per feature."
     W = as_float_tensor(W, "W", ndim=(2, 3))
     norms2 = (W * W).sum(-2)
-    unit = W / norms2.clamp_min(1e-12).sqrt().unsqueeze(-2)
+    unit = W / norms2.clamp_min(_TINY).sqrt().unsqueeze(-2)
     overlap = (torch.einsum("...mi,...mj->...ij", unit, W) ** 2).sum(-1)
-    alive = norms2 > 1e-12
-    dims = torch.where(alive, norms2 / overlap.clamp_min(1e-12), torch.zeros_like(norms2))
-    return dims, W.shape[-2] / (W * W).sum((-2, -1)).clamp_min(1e-12)
+    alive = norms2 > _TINY
+    dims = torch.where(alive, norms2 / overlap.clamp_min(_TINY), torch.zeros_like(norms2))
+    return dims, W.shape[-2] / (W * W).sum((-2, -1)).clamp_min(_TINY)
 
 # %% ../nbs/10_superposition.ipynb #2c73345a13d840229a3feb3691ccd060
 def _instances(model: ToyModel, seed: int) -> np.ndarray:
@@ -303,7 +306,7 @@ def train_sae(
     sae = SparseAutoencoder(X.shape[1], n_latents, k, l1, seed)
     check_int(steps, "steps", 1)
     with torch.no_grad():
-        sae.scale.fill_(float(X.norm(dim=1).mean().clamp_min(1e-12)))
+        sae.scale.fill_(float(X.norm(dim=1).mean().clamp_min(_TINY)))
         sae.b_dec.copy_(X.mean(0) / sae.scale)
     Xs = X / sae.scale
     opt = torch.optim.Adam(sae.parameters(), lr=check_number(lr, "lr", low=0), fused=True)
@@ -326,7 +329,7 @@ def train_sae(
 # %% ../nbs/10_superposition.ipynb #e5e148adbcf14288984e5dd177a736f7
 def _fvu(X: torch.Tensor, R: torch.Tensor) -> float:
     "Σ (X − R)² over Σ (X − mean of X)²: the fraction of variance unexplained."
-    return float(((X - R) ** 2).sum() / ((X - X.mean(0)) ** 2).sum().clamp_min(1e-12))
+    return float(((X - R) ** 2).sum() / ((X - X.mean(0)) ** 2).sum().clamp_min(_TINY))
 
 # %% ../nbs/10_superposition.ipynb #8195e0ea81134a4a9c07fc2e97e1f8ff
 @torch.no_grad()
@@ -386,7 +389,7 @@ def dictionary_recovery(
 # %% ../nbs/10_superposition.ipynb #b5e0ead447e645269e85e1cceaf93a3c
 def _unit_rows(M: torch.Tensor) -> torch.Tensor:
     "The rows of M scaled to unit norm (zero rows stay zero)."
-    return M / M.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return M / M.norm(dim=1, keepdim=True).clamp_min(_TINY)
 
 # %% ../nbs/10_superposition.ipynb #967f7d526e1649efbc4824d172bcc895
 def planted_features(
@@ -485,5 +488,5 @@ def frequency_purity(
             f"groups must have one label per unit ({D.shape[1]}), got {tuple(g.shape)}"
         )
     onehot = (g[:, None] == torch.unique(g)[None, :]).float()
-    energy = D**2 / (D**2).sum(1, keepdim=True).clamp_min(1e-12)
+    energy = D**2 / (D**2).sum(1, keepdim=True).clamp_min(_TINY)
     return (energy @ onehot).max(1).values
