@@ -83,9 +83,11 @@ def test_dimensionality_hand_cases():
 
 
 def test_dimensionality_bad_input():
-    with pytest.raises(ValueError, match="W"):
+    with pytest.raises(
+        ValueError, match=r"W must have 2 or 3 dimensions, got shape \(2, 2, 2, 2\)"
+    ):
         feature_dimensionality(torch.ones(2, 2, 2, 2))
-    with pytest.raises(TypeError, match="W"):
+    with pytest.raises(TypeError, match="W must be a NumPy array or torch tensor, got str"):
         feature_dimensionality("W")
 
 
