@@ -167,7 +167,7 @@ def train_transformer(
     p: int = 59,  # the modulus
     frac: float = 0.4,  # the fraction of the p² pairs to train on (drawn as Lesson 9 draws it)
     steps: int = 3000,  # the most full-batch steps
-    lr: float = 2e-2,  # AdamW's learning rate
+    lr: float = 1e-2,  # AdamW's learning rate
     weight_decay: float = 1.0,  # AdamW's decoupled weight decay
     seed: int = 0,  # seeds the split, the initial weights and the training
     every: int = 50,  # record the history every `every` steps
