@@ -24,7 +24,7 @@ from interpcourse.grokking import ADAMW, grokking_data
 from interpcourse.transformer import ModularTransformer, modular_tokens
 
 RESULTS = Path(__file__).parent / "results"
-LR, WEIGHT_DECAY = 2e-2, 1.0  # the lesson's recipe
+LR, WEIGHT_DECAY = 1e-2, 1.0  # the lesson's recipe
 
 
 def one_after_another(models, X, y, steps) -> float:

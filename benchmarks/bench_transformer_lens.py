@@ -1,10 +1,11 @@
 """Lesson 11's ModularTransformer, weights loaded into TransformerLens's HookedTransformer: same
 logits? (benchmark only; TransformerLens is not a dependency of the course)
 
-    /work/notes/tlvenv/bin/python benchmarks/bench_transformer_lens.py    # from the repo root
+    /work/venvs/tl/bin/python benchmarks/bench_transformer_lens.py    # from the repo root
 
-Writes benchmarks/results/transformer_lens.csv: for an untrained model (seed 0) and for
-train_transformer(seed=0) with its defaults (Lesson 11's network; about 16 s CPU), over all
+Writes benchmarks/results/transformer_lens.csv: for an untrained model (`seed_everything(0)`, as
+Lesson 11 builds its control) and for train_transformer(seed=0) with its defaults (Lesson 11's
+network, lr 1e-2, 1,650 steps; about 25 s CPU), over all
 p² = 3481 pairs, the largest |difference| of the logits at "=", of the attention pattern at "="
 (hook_pattern) and of the residual stream after attention at "=" (hook_resid_mid), and the share
 of pairs whose predicted answer (argmax) is the same. A control loads the query, key and value
@@ -20,18 +21,20 @@ warns that it is deprecated) and imports with numpy 2, but it pulls in transform
 accelerate and wandb (hundreds of MB), which the course must not depend on. So the check runs in
 its own venv, made with:
 
-    python3.11 -m venv /work/notes/tlvenv
-    /work/notes/tlvenv/bin/pip install torch==2.13.0          # first, pinned: CPU build
-    /work/notes/tlvenv/bin/pip install torch==2.13.0 transformer-lens==3.9.0 "numpy>=2" \\
+    python3.11 -m venv /work/venvs/tl
+    /work/venvs/tl/bin/pip install torch==2.13.0          # first, pinned: CPU build
+    /work/venvs/tl/bin/pip install torch==2.13.0 transformer-lens==3.9.0 "numpy>=2" \\
         "pandas>=2.1" "matplotlib>=3.8" "safetensors>=0.4" fastprogress fastcore
-    /work/notes/tlvenv/bin/pip install --no-deps -e /work/main   # interpcourse, from this tree
+    /work/venvs/tl/bin/pip install --no-deps -e .   # interpcourse, from this tree
 
 (torch is named again in the second install so pip cannot replace it by another build. Here pip
 finds torch 2.13.0+cpu in the machine's local wheel folder; elsewhere point pip at PyTorch's CPU
 wheel index for that first install, or it fetches the multi-GB CUDA build.)
 Versions measured: torch 2.13.0+cpu, transformer-lens 3.9.0, transformers 5.25.0, numpy 2.4.6,
 pandas 3.1.1, Python 3.11.7. Nothing is downloaded at run time (no pretrained model, no
-tokenizer: HookedTransformer is built from a config and fed token ids).
+tokenizer: HookedTransformer is built from a config and fed token ids). Without the editable
+install, `PYTHONPATH=. /work/venvs/tl/bin/python benchmarks/bench_transformer_lens.py` imports the
+tree's package the same way.
 
 An earlier version of this check (in bench_transformer.py, never run) loaded with strict=False,
 so a misspelt or missing key would have left TransformerLens's random initial weights in place
@@ -49,6 +52,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from interpcourse.training import seed_everything
 from interpcourse.transformer import ModularTransformer, modular_tokens, train_transformer
 
 RESULTS = Path(__file__).parent / "results"
@@ -125,7 +129,7 @@ def lens_check(model: ModularTransformer, tokens, transpose: bool = True) -> dic
 def main():
     torch.set_num_threads(1)
     tokens, y = modular_tokens(59)
-    torch.manual_seed(0)
+    seed_everything(0)  # as Lesson 11 builds its untrained control
     untrained = ModularTransformer()
     t_wall, t_cpu = time.time(), time.process_time()
     trained, history = train_transformer(seed=0)

@@ -167,7 +167,7 @@ def train_transformer(
     p: int = 59,  # the modulus
     frac: float = 0.4,  # the fraction of the p² pairs to train on (drawn as Lesson 9 draws it)
     steps: int = 3000,  # the most full-batch steps
-    lr: float = 2e-2,  # AdamW's learning rate
+    lr: float = 1e-2,  # AdamW's learning rate
     weight_decay: float = 1.0,  # AdamW's decoupled weight decay
     seed: int = 0,  # seeds the split, the initial weights and the training
     every: int = 50,  # record the history every `every` steps
@@ -273,7 +273,7 @@ def _check_grid(grid) -> torch.Tensor:
 # %% ../nbs/11_transformer.ipynb #d41301a3
 def frequency_concentration(
     grids,  # (units, p, p): each unit's activation over (a, b), e.g. `as_grid(hidden, p)`
-) -> pd.DataFrame:  # one row per unit: `freq`, `share`, `products`
+) -> pd.DataFrame:  # one row per unit: `freq`, `share`, `products`, `harmonic`
     "Each unit's top frequency k and the share of its variance in waves of k alone."
     G = _check_grid(grids)
     if G.ndim != 3:
@@ -282,12 +282,16 @@ def frequency_concentration(
     k = torch.arange(1, E.shape[-1])
     at_k = E[:, k, 0] + E[:, 0, k] + E[:, k, k]  # waves of a, waves of b, their products
     top = at_k.max(1)
-    freq = top.indices + 1
-    products = E[torch.arange(len(E)), freq, freq]
+    freq, unit = top.indices + 1, torch.arange(len(E))
+    products = E[unit, freq, freq]
+    p = G.shape[-1]
+    twice = torch.minimum(2 * freq % p, p - 2 * freq % p)  # 2k, folded as grid_spectrum folds it
+    harmonic = E[unit, twice, 0] + E[unit, 0, twice]  # what squaring a wave at k adds
     columns = dict(
         freq=freq.numpy(),
         share=(top.values / E.sum((-2, -1))).numpy(),  # of the unit's variance
         products=(products / top.values).numpy(),  # of the variance at its frequency
+        harmonic=(harmonic / E.sum((-2, -1))).numpy(),  # of the unit's variance, at 2k
     )
     return pd.DataFrame(columns).rename_axis("unit")
 
@@ -370,13 +374,16 @@ def plot_progress_measures(
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(
-        4, 1, figsize=(8, 8), sharex=True, gridspec_kw=dict(hspace=0.45, top=0.91, bottom=0.07)
-    )  # fixed spacing: cheaper to draw than a layout engine
+        4, 1, figsize=(5, 9.6), sharex=True, gridspec_kw=dict(hspace=0.6, top=0.92, bottom=0.06)
+    )  # narrow and tall, to stay readable on a phone; fixed spacing, cheaper than a layout engine
+    fig.subplots_adjust(left=0.15, right=0.97)
+    above = dict(fontsize=8, frameon=False, borderaxespad=0.2)  # legends off the curves
     step, n_freqs = history.step, history.filter(regex=r"^energy_\d+$").shape[1] - 1
     axes[0].plot(step, history.train_acc, color="C0", label="train pairs")
     axes[0].plot(step, history.test_acc, color="C1", ls="--", label="test pairs")
-    axes[0].set(ylabel="accuracy", title="accuracy", ylim=(-0.02, 1.02))
-    axes[0].legend(fontsize=8, loc="center right")
+    axes[0].set(ylabel="accuracy", ylim=(-0.02, 1.02))
+    axes[0].set_title("accuracy", loc="left")
+    axes[0].legend(loc="lower right", bbox_to_anchor=(1, 1), ncol=2, **above)
     losses = [
         (step, history.train_loss, "train pairs", dict(color="C0")),
         (step, history.test_loss, "test pairs", dict(color="C1", ls="--")),
@@ -390,16 +397,17 @@ def plot_progress_measures(
     ]
     for x, loss, label, style in losses:
         axes[1].plot(x, loss, label=label, **style)
-    axes[1].set(ylabel="cross-entropy", yscale="log", title="losses and progress measures")
-    axes[1].legend(fontsize=8, loc="lower left", ncol=2)
+    axes[1].set(ylabel="cross-entropy", yscale="log")
+    axes[1].set_title("losses and progress measures", loc="left")
+    axes[1].legend(loc="upper left", bbox_to_anchor=(0, -0.03), ncol=2, **above)  # below it
     axes[2].plot(step, history.weight_norm, color="C3")
-    axes[2].set(ylabel="L2 norm", title="the weights' norm")
+    axes[2].set(ylabel="L2 norm")
+    axes[2].set_title("the weights' norm", loc="left")
     axes[3].plot(step, energy_share(history, freqs), color="C5")
-    axes[3].set(
-        xlabel="step",
-        ylabel="share",
-        ylim=(0, 1.02),
-        title=f"the {len(freqs)} key frequencies' share of the embedding's energy (of {n_freqs})",
+    axes[3].set(xlabel="step", ylabel="share", ylim=(0, 1.02))
+    axes[3].set_title(
+        f"the {len(freqs)} key frequencies' share of the\nembedding's energy (of {n_freqs})",
+        loc="left",
     )
     fig.suptitle(title)
     plt.close(fig)

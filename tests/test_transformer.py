@@ -181,6 +181,18 @@ def test_frequency_concentration_finds_each_units_frequency():
         frequency_concentration(units[0])
 
 
+@pytest.mark.parametrize("k", [2, 4, 5])  # 2k = 10 folds to 1 at P = 11: read as p - 2k
+def test_frequency_concentration_counts_a_squares_second_harmonic(k):
+    a, b = grid()
+    w = 2 * math.pi * k / P
+    square = (torch.cos(w * a) + torch.cos(w * b)) ** 2  # a product at [k, k], waves at 2k
+    table = frequency_concentration(square[None])
+    assert table.freq.tolist() == [k]
+    assert abs(table.share[0] - 0.8) < 1e-5 and abs(table.harmonic[0] - 0.2) < 1e-5
+    plain = frequency_concentration((torch.cos(w * a) + torch.cos(w * b))[None])
+    assert abs(plain.harmonic[0]) < 1e-6  # a wave at k alone has nothing at 2k
+
+
 def test_restrict_logits_splits_logits_into_two_parts():
     tokens, y = modular_tokens(P)
     d = tokens[:, :1] + tokens[:, 1:2] - torch.arange(P)
