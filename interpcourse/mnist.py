@@ -51,7 +51,7 @@ def _checked_file(path) -> Path:
 
 
 def load_small_mnist(
-    path: str | os.PathLike | None = None,  # the .npz file; None: data/small_mnist.npz
+    path: str | os.PathLike | None = None,  # the .npz file; None: the shipped copy
 ) -> tuple[np.ndarray, np.ndarray]:  # X float32 (5000, 784) in [0, 1], T int64 (5000, 1)
     "The 5,000 small-MNIST digits, 500 of each, after checking the file's checksum."
     with np.load(_checked_file(path), allow_pickle=False) as d:
