@@ -593,5 +593,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                         'interpcourse/transformer.py'),
                                           'interpcourse.transformer.sum_share': ( 'transformer.html#sum_share',
                                                                                   'interpcourse/transformer.py'),
+                                          'interpcourse.transformer.token_ids': ( 'transformer.html#token_ids',
+                                                                                  'interpcourse/transformer.py'),
                                           'interpcourse.transformer.train_transformer': ( 'transformer.html#train_transformer',
                                                                                           'interpcourse/transformer.py')}}}

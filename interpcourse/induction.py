@@ -14,7 +14,7 @@ from torch import nn
 from .training import check_int, check_number, fit, saveable, seed_everything, stream
 from .activations import record_activations
 from .interventions import intervene
-from .transformer import Attention
+from .transformer import Attention, token_ids
 
 # %% auto #0
 __all__ = ['COMPOSITIONS', 'copy_sequences', 'repeated_tokens', 'AttentionOnly', 'previous_token_score', 'induction_score',
@@ -110,12 +110,7 @@ def _check_tokens(tokens, vocab: int, seq_len: int) -> torch.Tensor:
     if tokens.ndim != 2 or not 1 <= tokens.shape[1] <= seq_len:
         got = tuple(tokens.shape)
         raise ValueError(f"tokens must have shape (n, T), T <= {seq_len}, got {got}")
-    if tokens.is_floating_point():  # `fit` hands inputs over as floats
-        if (tokens != tokens.round()).any():
-            raise TypeError("tokens must be whole numbers (token ids), got fractions")
-        tokens = tokens.long()
-    elif tokens.dtype in (torch.bool, torch.complex64, torch.complex128):
-        raise TypeError(f"tokens must be integer token ids, got dtype {tokens.dtype}")
+    tokens = token_ids(tokens)
     if tokens.numel() and (tokens.min() < 0 or tokens.max() >= vocab):
         got = f"{tokens.min()}...{tokens.max()}"
         raise ValueError(f"tokens must be in 0 ... {vocab - 1}, got {got}")

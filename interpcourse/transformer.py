@@ -17,7 +17,7 @@ from .grokking import energy_share
 from .grokking import _check_freqs, _check_logits, _check_schedule, _fit_recording
 
 # %% auto #0
-__all__ = ['modular_tokens', 'Attention', 'MLP', 'ModularTransformer', 'embedding_spectrum', 'train_transformer',
+__all__ = ['modular_tokens', 'Attention', 'MLP', 'ModularTransformer', 'token_ids', 'embedding_spectrum', 'train_transformer',
            'restrict_embedding', 'as_grid', 'grid_spectrum', 'sum_share', 'frequency_concentration', 'logit_fit',
            'restrict_logits', 'progress_measures', 'plot_progress_measures', 'gradient_symmetricity',
            'distance_irrelevance']
@@ -132,18 +132,26 @@ class ModularTransformer(nn.Module):
         return self.unembed(self.resid(mid + self.mlp(mid)))
 
 # %% ../nbs/11_transformer.ipynb #f6c8c030
+def token_ids(
+    tokens: torch.Tensor,  # token ids, any shape: integers, or floats holding whole numbers
+) -> torch.Tensor:  # the same ids as int64
+    "`tokens` as int64 ids; floats (as `fit` hands inputs over) must be whole numbers."
+    if tokens.is_floating_point():
+        if (tokens != tokens.round()).any():
+            raise TypeError("tokens must be whole numbers (token ids), got fractions")
+        return tokens.long()
+    if tokens.dtype in (torch.bool, torch.complex64, torch.complex128):
+        raise TypeError(f"tokens must be integer token ids, got dtype {tokens.dtype}")
+    return tokens
+
+
 def _check_tokens(tokens, p: int) -> torch.Tensor:
     "`tokens` as a LongTensor (n, 3) of values in 0 ... p; errors name `tokens`."
     if not isinstance(tokens, torch.Tensor):
         raise TypeError(f"tokens must be a torch tensor, got {type(tokens).__name__}")
     if tokens.ndim != 2 or tokens.shape[1] != 3:
         raise ValueError(f"tokens must have shape (n, 3), got {tuple(tokens.shape)}")
-    if tokens.is_floating_point():  # `fit` hands inputs over as floats
-        if (tokens != tokens.round()).any():
-            raise TypeError("tokens must be whole numbers (token ids), got fractions")
-        tokens = tokens.long()
-    elif tokens.dtype in (torch.bool, torch.complex64, torch.complex128):
-        raise TypeError(f"tokens must be integer token ids, got dtype {tokens.dtype}")
+    tokens = token_ids(tokens)
     if len(tokens) and (tokens.min() < 0 or tokens.max() > p):
         raise ValueError(f"tokens must be in 0 ... {p} (p is '='), got {tokens.min()}...")
     return tokens

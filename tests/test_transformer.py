@@ -264,3 +264,15 @@ def test_checkpoints_and_progress_measures():
     assert (progress[["restricted_loss", "excluded_loss"]] > 0).all().all()
     with pytest.raises(TypeError, match="checkpoints must be a list"):
         train_transformer(checkpoints=(), **kw)
+
+
+def test_token_ids_takes_whole_floats_and_refuses_the_rest():
+    from interpcourse.transformer import token_ids
+
+    ids = token_ids(torch.tensor([[1.0, 2.0, 59.0]]))
+    assert ids.dtype == torch.int64 and ids.tolist() == [[1, 2, 59]]
+    assert token_ids(torch.tensor([3, 4])).tolist() == [3, 4]
+    with pytest.raises(TypeError, match="tokens must be whole numbers"):
+        token_ids(torch.tensor([1.5]))
+    with pytest.raises(TypeError, match="got dtype torch.bool"):
+        token_ids(torch.tensor([True]))
